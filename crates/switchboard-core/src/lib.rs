@@ -1,0 +1,10 @@
+//! Switchboard's domain. Everything here is pure: no database, no HTTP, no wall clock.
+//! Adapters (Graph, store, HTTP, SIP) implement the [`ports`] and the binary wires them together.
+
+pub mod auth;
+pub mod clock;
+pub mod office365;
+pub mod ports;
+
+pub use clock::{Clock, SystemClock};
+pub use jiff::Timestamp;
