@@ -1,0 +1,110 @@
+//! Wires the concrete adapters (SQL store, key files, Graph, HTTP) around the core services.
+
+use crate::config::BootstrapConfig;
+use crate::telemetry;
+use anyhow::Context;
+use axum::Router;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use switchboard_core::office365::{ConnectionService, ServiceOptions};
+use switchboard_core::ports::Store;
+use switchboard_core::{Clock, SystemClock};
+use switchboard_graph::{EntraGateway, GraphConfig, RcgenCertificateFactory};
+use switchboard_http::{AppState, HttpConfig};
+use switchboard_store::FileKeyVault;
+use tokio::net::TcpListener;
+
+/// The running parts other commands (demo, admin) need besides the router.
+#[derive(Debug, Clone)]
+pub struct Services {
+    pub store: Arc<dyn Store>,
+    pub connection: ConnectionService,
+    pub clock: Arc<dyn Clock>,
+}
+
+pub struct App {
+    pub router: Router,
+    pub services: Services,
+}
+
+pub async fn open_store(cfg: &BootstrapConfig) -> anyhow::Result<Arc<dyn Store>> {
+    std::fs::create_dir_all(&cfg.data_dir)
+        .with_context(|| format!("creating the data directory {}", cfg.data_dir.display()))?;
+    let store = switchboard_store::open(&cfg.database_url)
+        .await
+        .with_context(|| {
+            format!(
+                "opening the database {}",
+                crate::config::redact_url(&cfg.database_url)
+            )
+        })?;
+    Ok(Arc::new(store))
+}
+
+pub async fn build(cfg: &BootstrapConfig) -> anyhow::Result<App> {
+    build_with_clock(cfg, Arc::new(SystemClock)).await
+}
+
+pub async fn build_with_clock(cfg: &BootstrapConfig, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
+    let store = open_store(cfg).await?;
+    let vault = Arc::new(FileKeyVault::new(cfg.keys_dir()));
+    let graph_config = GraphConfig {
+        graph_url: cfg.graph_url.clone(),
+        login_url: cfg.login_url.clone(),
+        graph_scope: cfg.graph_scope.clone(),
+        ..GraphConfig::default()
+    };
+    let gateway = Arc::new(
+        EntraGateway::new(graph_config, clock.clone()).context("setting up the Microsoft Graph client")?,
+    );
+    let connection = ConnectionService::new(
+        store.clone(),
+        vault,
+        Arc::new(RcgenCertificateFactory::default()),
+        gateway,
+        clock.clone(),
+        ServiceOptions {
+            login_url: cfg.login_url.clone(),
+            redirect_url: cfg.redirect_url(),
+            certificate_subject: cfg.certificate_subject.clone(),
+            certificate_validity_days: cfg.certificate_validity_days,
+        },
+    );
+    let metrics = telemetry::metrics_handle();
+    let state = AppState::new(
+        store.clone(),
+        connection.clone(),
+        clock.clone(),
+        HttpConfig {
+            secure_cookies: cfg.public_url.as_ref().is_some_and(|u| u.scheme() == "https"),
+            public_url: cfg.public_url.clone(),
+            ..HttpConfig::default()
+        },
+        Arc::new(move || metrics.render()),
+    );
+    Ok(App {
+        router: switchboard_http::router(state),
+        services: Services { store, connection, clock },
+    })
+}
+
+/// Serves until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .context("serving HTTP")
+}
+
+pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} (is another process using it? choose another with --listen)"))
+}
