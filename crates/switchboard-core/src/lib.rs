@@ -5,6 +5,7 @@ pub mod auth;
 pub mod clock;
 pub mod office365;
 pub mod ports;
+pub mod users;
 
 pub use clock::{Clock, SystemClock};
 pub use jiff::Timestamp;

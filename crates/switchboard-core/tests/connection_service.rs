@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 //! The Configure workflow against in-memory ports: what the admin sees after each step.
 
 use async_trait::async_trait;

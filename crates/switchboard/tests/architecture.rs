@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 //! Dependencies point inward (DESIGN §2): the domain depends on none of our crates, the adapters
 //! only on the domain, the emulator on none, and only the binary wires them together.
 

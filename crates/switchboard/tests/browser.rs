@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 //! The admin's Configure walk in a real browser (headless Chromium via chromedriver):
 //! log in, enter the ids, generate and download public_key.pem, sign in, see Connected.
 //! Screenshots are kept under target/screenshots/.

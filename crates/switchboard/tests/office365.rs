@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 //! Configure → connected against the emulated tenant, and every failure an admin can meet on the way.
 
 mod common;

@@ -1,0 +1,15 @@
+//! User sync: Microsoft 365 users → PBX extensions. Pure rules; the run that feeds them pages of
+//! users and applies the resulting actions lives with the adapters.
+
+mod model;
+mod numbering;
+mod plan;
+mod scope;
+
+pub use model::{DirectoryUser, Extension, FieldChange, Origin, SyncedFields};
+pub use numbering::{NumberPool, NumberSource, NumberingRule};
+pub use plan::{
+    Action, DisableReason, PlanContext, RemovalPolicy, SkipReason, UserSyncSettings, apply,
+    plan_full_sync, plan_removals, plan_user,
+};
+pub use scope::Scope;
