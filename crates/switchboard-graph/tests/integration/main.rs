@@ -1,0 +1,7 @@
+//! Integration tests against the project's Graph emulator (one binary, one emulator per test).
+
+mod common;
+mod gateway;
+mod pager;
+mod retries;
+mod tokens;
