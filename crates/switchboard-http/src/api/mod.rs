@@ -1,0 +1,158 @@
+//! REST API v1 (JSON). Every route needs `Authorization: Bearer <token>` or a console session;
+//! with a session, unsafe methods also need `X-CSRF-Token`. Errors are `{"error": "…"}`.
+//!
+//! The routes are declared once, in [`table`]: the router is built from it and a test checks
+//! that the OpenAPI document describes exactly these routes.
+
+pub(crate) mod openapi;
+mod settings;
+
+use crate::auth::session;
+use crate::auth::{csrf, hash_token};
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::Router;
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get, post, put};
+use serde::de::DeserializeOwned;
+
+/// Every `/api/v1` route: method, path and handler.
+fn table() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
+    const SETTINGS: &str = "/api/v1/settings/office365";
+    vec![
+        (Method::GET, SETTINGS, get(settings::get_settings)),
+        (Method::PUT, SETTINGS, put(settings::put_settings)),
+        (
+            Method::POST,
+            "/api/v1/settings/office365/keypair",
+            post(settings::generate_keypair),
+        ),
+        (
+            Method::POST,
+            "/api/v1/settings/office365/verify",
+            post(settings::verify),
+        ),
+        (
+            Method::POST,
+            "/api/v1/settings/office365/consent",
+            post(settings::begin_consent),
+        ),
+        (Method::GET, "/api/v1/openapi.json", get(openapi::document)),
+    ]
+}
+
+/// `(method, path)` of every route the API router serves, e.g. `("GET", "/api/v1/openapi.json")`.
+pub fn route_list() -> Vec<(String, &'static str)> {
+    table()
+        .into_iter()
+        .map(|(method, path, _)| (method.to_string(), path))
+        .collect()
+}
+
+pub(crate) fn routes(state: &AppState) -> Router<AppState> {
+    table()
+        .into_iter()
+        .fold(Router::new(), |router, (_, path, handler)| {
+            router.route(path, handler)
+        })
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_auth))
+}
+
+/// Who made an API call, for the log.
+#[derive(Debug, Clone)]
+pub(crate) struct Principal {
+    pub(crate) username: String,
+    pub(crate) via: &'static str,
+}
+
+async fn require_auth(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    match authenticate(&state, req.method(), req.headers()).await {
+        Ok(principal) => {
+            req.extensions_mut().insert(principal);
+            next.run(req).await
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn authenticate(
+    state: &AppState,
+    method: &Method,
+    headers: &HeaderMap,
+) -> Result<Principal, ApiError> {
+    if let Some(value) = headers.get(header::AUTHORIZATION) {
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
+            .filter(|t| !t.is_empty());
+        let Some(token) = token else {
+            return Err(ApiError::unauthorized(
+                "The Authorization header must be `Bearer <token>`.",
+                "Bearer error=\"invalid_request\"",
+            ));
+        };
+        return match state.store().find_api_token(&hash_token(token)).await {
+            Ok(Some(record)) => Ok(Principal {
+                username: record.username,
+                via: "api token",
+            }),
+            Ok(None) => Err(ApiError::unauthorized(
+                "The API token is not valid (unknown or revoked): create one with `switchboard admin token`.",
+                "Bearer error=\"invalid_token\"",
+            )),
+            Err(e) => Err(ApiError::internal(&e)),
+        };
+    }
+    match session::current(state, headers).await {
+        Ok(Some(s)) => {
+            let safe = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
+            let given = headers.get(csrf::HEADER).and_then(|v| v.to_str().ok());
+            if safe || csrf::tokens_match(&s.csrf_token, given) {
+                Ok(Principal {
+                    username: s.username,
+                    via: "console session",
+                })
+            } else {
+                Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "With a console session, changes need the X-CSRF-Token header: send the token from the console page's <meta name=\"csrf-token\">, or use an API token instead.",
+                ))
+            }
+        }
+        Ok(None) => Err(ApiError::unauthorized(
+            "Authentication required: send `Authorization: Bearer <token>` (create one with `switchboard admin token`) or sign in to the console.",
+            "Bearer",
+        )),
+        Err(e) => Err(ApiError::internal(&e)),
+    }
+}
+
+/// `Json` whose rejections are API errors (`{"error": …}`) rather than plain text.
+pub(crate) struct ApiJson<T>(pub(crate) T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(ApiError::new(
+                rejection.status(),
+                format!(
+                    "The request body is not valid: {}. Send JSON with Content-Type: application/json.",
+                    rejection.body_text()
+                ),
+            )),
+        }
+    }
+}

@@ -1,0 +1,45 @@
+//! Switchboard's HTTP face: the admin console (server-rendered pages), the REST API v1, the
+//! Office 365 admin-consent redirect, health, metrics and the OpenAPI document.
+//!
+//! The binary builds an [`AppState`] from core's [`Store`](switchboard_core::ports::Store) and
+//! [`ConnectionService`](switchboard_core::office365::ConnectionService), then serves
+//! [`router`] with `into_make_service_with_connect_info::<SocketAddr>()` (the login rate limit is
+//! keyed by client address).
+//!
+//! Authentication in one paragraph: console pages need a session cookie (`sb_session`,
+//! HttpOnly, SameSite=Strict); every console form carries a hidden `csrf_token`. `/api/v1/*` takes
+//! `Authorization: Bearer <token>` or the console session, and with a session every unsafe method
+//! also needs the `X-CSRF-Token` header. `/healthz`, `/metrics`, `/static/*`, `/login` and
+//! `/oauth2office2` need no session (the last one is authorised by its single-use `state`).
+
+mod api;
+pub mod auth;
+mod console;
+mod error;
+mod layers;
+mod oauth;
+mod state;
+
+pub use state::{AppState, HttpConfig, MetricsRenderer};
+
+/// `(method, path)` of every `/api/v1` route; for tests that compare it with the OpenAPI document.
+#[doc(hidden)]
+pub use api::route_list as api_route_list;
+
+use axum::Router;
+use axum::routing::get;
+
+/// The whole HTTP surface, with its security layers.
+pub fn router(state: AppState) -> Router {
+    let app = Router::new()
+        .route("/healthz", get(layers::healthz))
+        .route("/metrics", get(layers::metrics))
+        .route("/oauth2office2", get(oauth::consent_redirect))
+        .merge(console::routes())
+        .merge(api::routes(&state))
+        .fallback(layers::not_found)
+        .method_not_allowed_fallback(layers::method_not_allowed)
+        .layer(axum::middleware::from_fn(layers::count_requests))
+        .with_state(state);
+    layers::apply(app)
+}

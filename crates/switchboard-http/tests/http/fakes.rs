@@ -1,0 +1,242 @@
+//! In-memory fakes of core's ports.
+
+use async_trait::async_trait;
+use jiff::{SignedDuration, Timestamp};
+use secrecy::SecretString;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+use switchboard_core::Clock;
+use switchboard_core::auth::{AdminUser, ApiTokenRecord, SessionRecord};
+use switchboard_core::office365::{
+    CertificateInfo, ConnectFailure, Connection, GeneratedCredential,
+};
+use switchboard_core::ports::{
+    AppCredentials, AppToken, CertificateError, CertificateFactory, KeyVault, Organization, Store,
+    StoreError, TenantGateway, VaultError,
+};
+
+pub const CERT_PEM: &str =
+    "-----BEGIN CERTIFICATE-----\nMIIBfakeCERTIFICATEbody0123456789\n-----END CERTIFICATE-----\n";
+/// Must never appear in any HTTP response.
+pub const KEY_MARKER: &str = "TOP-SECRET-KEY-MATERIAL";
+pub const KEY_PEM: &str =
+    "-----BEGIN PRIVATE KEY-----\nTOP-SECRET-KEY-MATERIAL\n-----END PRIVATE KEY-----\n";
+
+#[derive(Debug, Default)]
+pub struct MemStore {
+    inner: Mutex<MemInner>,
+}
+
+#[derive(Debug, Default)]
+struct MemInner {
+    connection: Connection,
+    states: HashMap<String, Timestamp>,
+    admins: HashMap<String, AdminUser>,
+    sessions: HashMap<String, SessionRecord>,
+    tokens: HashMap<String, ApiTokenRecord>,
+}
+
+impl MemStore {
+    fn lock(&self) -> std::sync::MutexGuard<'_, MemInner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    pub fn connection(&self) -> Connection {
+        self.lock().connection.clone()
+    }
+    pub fn session_count(&self) -> usize {
+        self.lock().sessions.len()
+    }
+}
+
+#[async_trait]
+impl Store for MemStore {
+    async fn load_connection(&self) -> Result<Connection, StoreError> {
+        Ok(self.lock().connection.clone())
+    }
+    async fn save_connection(&self, connection: &Connection) -> Result<(), StoreError> {
+        self.lock().connection = connection.clone();
+        Ok(())
+    }
+    async fn put_consent_state(
+        &self,
+        state: &str,
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.lock().states.insert(state.to_owned(), expires_at);
+        Ok(())
+    }
+    async fn take_consent_state(&self, state: &str, now: Timestamp) -> Result<bool, StoreError> {
+        Ok(self
+            .lock()
+            .states
+            .remove(state)
+            .is_some_and(|exp| now < exp))
+    }
+    async fn create_admin(&self, admin: &AdminUser) -> Result<(), StoreError> {
+        self.lock()
+            .admins
+            .insert(admin.username.clone(), admin.clone());
+        Ok(())
+    }
+    async fn find_admin(&self, username: &str) -> Result<Option<AdminUser>, StoreError> {
+        Ok(self.lock().admins.get(username).cloned())
+    }
+    async fn set_admin_password(&self, username: &str, hash: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .lock()
+            .admins
+            .get_mut(username)
+            .map(|a| a.password_hash = hash.to_owned())
+            .is_some())
+    }
+    async fn count_admins(&self) -> Result<u64, StoreError> {
+        Ok(self.lock().admins.len() as u64)
+    }
+    async fn create_session(&self, session: &SessionRecord) -> Result<(), StoreError> {
+        self.lock()
+            .sessions
+            .insert(session.id_hash.clone(), session.clone());
+        Ok(())
+    }
+    async fn find_session(
+        &self,
+        id_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        Ok(self
+            .lock()
+            .sessions
+            .get(id_hash)
+            .filter(|s| now < s.expires_at)
+            .cloned())
+    }
+    async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError> {
+        self.lock().sessions.remove(id_hash);
+        Ok(())
+    }
+    async fn delete_sessions_of(&self, username: &str) -> Result<u64, StoreError> {
+        let mut inner = self.lock();
+        let before = inner.sessions.len();
+        inner.sessions.retain(|_, s| s.username != username);
+        Ok((before - inner.sessions.len()) as u64)
+    }
+    async fn create_api_token(&self, token: &ApiTokenRecord) -> Result<(), StoreError> {
+        self.lock()
+            .tokens
+            .insert(token.token_hash.clone(), token.clone());
+        Ok(())
+    }
+    async fn find_api_token(&self, token_hash: &str) -> Result<Option<ApiTokenRecord>, StoreError> {
+        Ok(self.lock().tokens.get(token_hash).cloned())
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct FakeVault {
+    keys: Mutex<HashMap<String, String>>,
+    next: AtomicU32,
+}
+
+#[async_trait]
+impl KeyVault for FakeVault {
+    async fn put(&self, key: &SecretString) -> Result<String, VaultError> {
+        use secrecy::ExposeSecret;
+        let r = format!("key-{}", self.next.fetch_add(1, Ordering::SeqCst));
+        self.keys
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(r.clone(), key.expose_secret().to_owned());
+        Ok(r)
+    }
+    async fn get(&self, key_ref: &str) -> Result<SecretString, VaultError> {
+        self.keys
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key_ref)
+            .map(|k| SecretString::from(k.clone()))
+            .ok_or_else(|| VaultError::NotFound(key_ref.to_owned()))
+    }
+    async fn delete(&self, key_ref: &str) -> Result<(), VaultError> {
+        self.keys
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key_ref);
+        Ok(())
+    }
+}
+
+/// Returns the fixed PEMs; thumbprints count up so rotations are distinguishable.
+#[derive(Debug, Default)]
+pub struct FakeFactory {
+    generated: AtomicU32,
+}
+
+#[async_trait]
+impl CertificateFactory for FakeFactory {
+    async fn generate(
+        &self,
+        subject: &str,
+        not_before: Timestamp,
+        validity_days: u32,
+    ) -> Result<GeneratedCredential, CertificateError> {
+        let n = self.generated.fetch_add(1, Ordering::SeqCst);
+        Ok(GeneratedCredential {
+            certificate_pem: CERT_PEM.to_owned(),
+            private_key_pem: SecretString::from(KEY_PEM.to_owned()),
+            info: CertificateInfo {
+                subject: subject.to_owned(),
+                thumbprint_sha1: format!("{n:02X}{}", "AB".repeat(19)),
+                thumbprint_sha256: format!("{n:02X}{}", "CD".repeat(31)),
+                x5t: "x5t".into(),
+                x5t_s256: "x5tS256".into(),
+                not_before,
+                not_after: not_before + SignedDuration::from_hours(24 * i64::from(validity_days)),
+            },
+        })
+    }
+}
+
+/// Answers what the test set: by default a token with every required role.
+#[derive(Debug)]
+pub struct FakeGateway {
+    pub token: Mutex<Result<AppToken, ConnectFailure>>,
+}
+
+impl Default for FakeGateway {
+    fn default() -> Self {
+        Self {
+            token: Mutex::new(Ok(AppToken {
+                roles: switchboard_core::office365::REQUIRED_PERMISSIONS
+                    .iter()
+                    .map(|p| p.name.to_owned())
+                    .collect(),
+                tenant_id: Some("72f988bf-86f1-41af-91ab-2d7cd011db47".into()),
+                expires_in_secs: 3600,
+            })),
+        }
+    }
+}
+
+#[async_trait]
+impl TenantGateway for FakeGateway {
+    async fn acquire_token(&self, _: &AppCredentials<'_>) -> Result<AppToken, ConnectFailure> {
+        self.token.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+    async fn organization(&self, _: &AppCredentials<'_>) -> Result<Organization, ConnectFailure> {
+        Ok(Organization {
+            id: "72f988bf-86f1-41af-91ab-2d7cd011db47".into(),
+            display_name: "Contoso".into(),
+            default_domain: Some("contoso.onmicrosoft.com".into()),
+        })
+    }
+}
+
+#[derive(Debug)]
+pub struct FixedClock(pub Timestamp);
+
+impl Clock for FixedClock {
+    fn now(&self) -> Timestamp {
+        self.0
+    }
+}

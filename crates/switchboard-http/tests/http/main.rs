@@ -1,0 +1,209 @@
+//! End-to-end tests of the HTTP layer: a real server on an ephemeral port, reqwest as the browser
+//! (cookie store, no automatic redirects), in-memory fakes of core's ports.
+#![allow(clippy::unwrap_used)]
+
+mod api;
+mod consent;
+mod console;
+mod fakes;
+
+use fakes::{FakeFactory, FakeGateway, FakeVault, FixedClock, MemStore};
+use reqwest::redirect::Policy;
+use reqwest::{Client, Response, StatusCode};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use switchboard_core::auth::{AdminUser, ApiTokenRecord};
+use switchboard_core::office365::{ConnectionService, ServiceOptions};
+use switchboard_core::ports::Store;
+use switchboard_http::{AppState, HttpConfig, auth};
+
+pub const USER: &str = "admin";
+pub const PASSWORD: &str = "correct horse battery";
+pub const LOGIN_URL: &str = "https://login.example.test/";
+pub const CLIENT_ID: &str = "1b3c5d7e-0000-4000-8000-1234567890ab";
+
+#[derive(Debug)]
+pub struct TestApp {
+    pub base: String,
+    pub store: Arc<MemStore>,
+    pub gateway: Arc<FakeGateway>,
+    pub token: String,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(HttpConfig::default()).await
+    }
+
+    pub async fn spawn_with(config: HttpConfig) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let base = format!("http://{addr}");
+        let store = Arc::new(MemStore::default());
+        let gateway = Arc::new(FakeGateway::default());
+        let clock = Arc::new(FixedClock("2026-11-01T08:00:00Z".parse().unwrap()));
+        let connection = ConnectionService::new(
+            store.clone(),
+            Arc::new(FakeVault::default()),
+            Arc::new(FakeFactory::default()),
+            gateway.clone(),
+            clock.clone(),
+            ServiceOptions {
+                login_url: LOGIN_URL.parse().unwrap(),
+                redirect_url: format!("{base}/oauth2office2"),
+                certificate_subject: "CN=Switchboard".into(),
+                certificate_validity_days: 730,
+            },
+        );
+        let now = clock.0;
+        store
+            .create_admin(&AdminUser {
+                username: USER.into(),
+                password_hash: auth::hash_password(PASSWORD).await.unwrap(),
+                created_at: now,
+            })
+            .await
+            .unwrap();
+        let token = auth::new_api_token();
+        store
+            .create_api_token(&ApiTokenRecord {
+                token_hash: auth::hash_token(&token),
+                name: "tests".into(),
+                username: USER.into(),
+                created_at: now,
+            })
+            .await
+            .unwrap();
+        let state = AppState::new(
+            store.clone(),
+            connection,
+            clock,
+            config,
+            Arc::new(|| "# HELP process_up test\nprocess_up 1\n".to_owned()),
+        );
+        let app = switchboard_http::router(state);
+        tokio::spawn(async move {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+            .unwrap();
+        });
+        Self {
+            base,
+            store,
+            gateway,
+            token,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A browser: keeps cookies, does not follow redirects.
+    pub fn browser(&self) -> Client {
+        Client::builder()
+            .cookie_store(true)
+            .redirect(Policy::none())
+            .build()
+            .unwrap()
+    }
+
+    /// Logs `browser` in and returns the session's CSRF token.
+    pub async fn login(&self, browser: &Client) -> String {
+        let response = self.submit_login(browser, USER, PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let page = browser
+            .get(self.url("/settings/office365"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        meta_csrf(&page.text().await.unwrap())
+    }
+
+    /// Opens the login page and submits the form.
+    pub async fn submit_login(&self, browser: &Client, user: &str, password: &str) -> Response {
+        let page = browser.get(self.url("/login")).send().await.unwrap();
+        let csrf = hidden_csrf(&page.text().await.unwrap());
+        browser
+            .post(self.url("/login"))
+            .form(&[
+                ("username", user),
+                ("password", password),
+                ("csrf_token", &csrf),
+                ("next", "/"),
+            ])
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// An API call with the bearer token.
+    pub fn api(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        Client::new()
+            .request(method, self.url(path))
+            .bearer_auth(&self.token)
+    }
+}
+
+/// The value of `attr="…"` following `marker` in `html`.
+pub fn attr_after(html: &str, marker: &str, attr: &str) -> String {
+    let start = html
+        .find(marker)
+        .unwrap_or_else(|| panic!("{marker} not in page"));
+    let rest = &html[start..];
+    let key = format!("{attr}=\"");
+    let from = rest.find(&key).unwrap() + key.len();
+    let len = rest[from..].find('"').unwrap();
+    rest[from..from + len].to_owned()
+}
+
+pub fn hidden_csrf(html: &str) -> String {
+    attr_after(html, "name=\"csrf_token\"", "value")
+}
+
+pub fn meta_csrf(html: &str) -> String {
+    attr_after(html, "<meta name=\"csrf-token\"", "content")
+}
+
+/// The text of the element with `id`.
+pub fn text_of(html: &str, id: &str) -> String {
+    let marker = format!("id=\"{id}\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("#{id} not in page"));
+    let rest = &html[start..];
+    let from = rest.find('>').unwrap() + 1;
+    let len = rest[from..].find('<').unwrap();
+    rest[from..from + len].trim().to_owned()
+}
+
+pub fn location(response: &Response) -> String {
+    response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Saves valid ids and generates a key pair over the API.
+pub async fn configure(app: &TestApp) {
+    let put = app
+        .api(reqwest::Method::PUT, "/api/v1/settings/office365")
+        .json(&serde_json::json!({"client_id": CLIENT_ID, "tenant": "contoso.onmicrosoft.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), StatusCode::OK);
+    let keypair = app
+        .api(reqwest::Method::POST, "/api/v1/settings/office365/keypair")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(keypair.status(), StatusCode::OK);
+}
