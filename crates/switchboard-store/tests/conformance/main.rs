@@ -1,0 +1,106 @@
+//! The Store conformance suite: every case is written once against `&dyn Store` and runs on
+//! SQLite (a temp file) and, when `SWITCHBOARD_TEST_POSTGRES` is set, on a fresh PostgreSQL
+//! database. Key-vault tests are in `vault.rs`.
+
+#![allow(clippy::unwrap_used)]
+
+mod admins;
+mod api_tokens;
+mod connection;
+mod consent;
+mod opening;
+mod sessions;
+mod vault;
+
+use jiff::Timestamp;
+use switchboard_core::ports::Store;
+use switchboard_store::testing::{TestDatabase, engines_under_test, fresh_database};
+use switchboard_store::{Engine, SqlStore};
+
+/// What a case gets: the store under test (as the port only) and its database.
+#[derive(Debug)]
+pub struct Ctx<'a> {
+    pub store: &'a dyn Store,
+    pub db: &'a TestDatabase,
+}
+
+impl Ctx<'_> {
+    pub fn engine(&self) -> Engine {
+        self.db.engine()
+    }
+
+    /// A second, raw connection to the same database, for poking at rows behind the port.
+    pub async fn raw(&self) -> sqlx::AnyConnection {
+        use sqlx::Connection;
+        sqlx::any::install_default_drivers();
+        sqlx::AnyConnection::connect(&self.db.url).await.unwrap()
+    }
+}
+
+/// A millisecond-precise timestamp (the precision the store keeps).
+pub fn ts(s: &str) -> Timestamp {
+    s.parse().unwrap()
+}
+
+/// Runs one case on every configured engine, each time on a fresh database.
+pub async fn on_every_engine<F>(case_name: &str, case: F)
+where
+    F: for<'a> AsyncFn(&'a Ctx<'a>),
+{
+    for base in engines_under_test() {
+        let db = fresh_database(base.as_deref())
+            .await
+            .expect("a fresh test database");
+        eprintln!("--- {case_name} on {}", db.engine());
+        let store: SqlStore = db.open().await.expect("opening the test database");
+        let ctx = Ctx {
+            store: &store,
+            db: &db,
+        };
+        case(&ctx).await;
+        store.close().await;
+        db.drop_database().await;
+    }
+}
+
+/// One `#[tokio::test]` per case, each running the case on every engine.
+macro_rules! conformance {
+    ($($module:ident :: $case:ident),* $(,)?) => {
+        mod cases {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    crate::on_every_engine(
+                        concat!(stringify!($module), "::", stringify!($case)),
+                        crate::$module::$case,
+                    )
+                    .await;
+                }
+            )*
+        }
+    };
+}
+
+conformance! {
+    connection::empty_store_loads_the_default,
+    connection::round_trips_every_field,
+    connection::save_overwrites_the_single_row,
+    connection::keeps_millisecond_precision,
+    connection::corrupt_credential_json_is_reported,
+    connection::corrupt_columns_are_reported,
+    consent::state_is_single_use,
+    consent::expired_state_is_refused_and_purged,
+    consent::duplicate_state_conflicts,
+    admins::create_find_and_count,
+    admins::duplicate_username_conflicts,
+    admins::password_change,
+    sessions::find_live_session,
+    sessions::expired_session_is_not_found_and_is_deleted,
+    sessions::delete_one_and_all_of_a_user,
+    sessions::session_needs_an_existing_admin,
+    sessions::deleting_an_admin_cascades,
+    api_tokens::create_and_find,
+    api_tokens::duplicate_token_conflicts,
+    api_tokens::token_needs_an_existing_admin,
+    opening::migrations_are_idempotent,
+}
