@@ -47,7 +47,7 @@ pub async fn build(cfg: &BootstrapConfig) -> anyhow::Result<App> {
 
 pub async fn build_with_clock(cfg: &BootstrapConfig, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
     let store = open_store(cfg).await?;
-    let vault = Arc::new(FileKeyVault::new(cfg.keys_dir()));
+    let vault = Arc::new(FileKeyVault::new(cfg.keys_dir()).context("preparing the key directory")?);
     let graph_config = GraphConfig {
         graph_url: cfg.graph_url.clone(),
         login_url: cfg.login_url.clone(),
@@ -55,7 +55,8 @@ pub async fn build_with_clock(cfg: &BootstrapConfig, clock: Arc<dyn Clock>) -> a
         ..GraphConfig::default()
     };
     let gateway = Arc::new(
-        EntraGateway::new(graph_config, clock.clone()).context("setting up the Microsoft Graph client")?,
+        EntraGateway::new(graph_config, clock.clone())
+            .context("setting up the Microsoft Graph client")?,
     );
     let connection = ConnectionService::new(
         store.clone(),
@@ -76,7 +77,10 @@ pub async fn build_with_clock(cfg: &BootstrapConfig, clock: Arc<dyn Clock>) -> a
         connection.clone(),
         clock.clone(),
         HttpConfig {
-            secure_cookies: cfg.public_url.as_ref().is_some_and(|u| u.scheme() == "https"),
+            secure_cookies: cfg
+                .public_url
+                .as_ref()
+                .is_some_and(|u| u.scheme() == "https"),
             public_url: cfg.public_url.clone(),
             ..HttpConfig::default()
         },
@@ -84,7 +88,11 @@ pub async fn build_with_clock(cfg: &BootstrapConfig, clock: Arc<dyn Clock>) -> a
     );
     Ok(App {
         router: switchboard_http::router(state),
-        services: Services { store, connection, clock },
+        services: Services {
+            store,
+            connection,
+            clock,
+        },
     })
 }
 
@@ -104,7 +112,9 @@ pub async fn serve(
 }
 
 pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr} (is another process using it? choose another with --listen)"))
+    TcpListener::bind(addr).await.with_context(|| {
+        format!(
+            "cannot listen on {addr} (is another process using it? choose another with --listen)"
+        )
+    })
 }

@@ -74,7 +74,11 @@ pub struct Overrides {
 
 impl BootstrapConfig {
     pub fn load(file: Option<&Path>, overrides: &Overrides) -> anyhow::Result<Self> {
-        Self::load_from(file, overrides, config::Environment::with_prefix("SWITCHBOARD"))
+        Self::load_from(
+            file,
+            overrides,
+            config::Environment::with_prefix("SWITCHBOARD"),
+        )
     }
 
     pub fn load_from(
@@ -135,7 +139,10 @@ impl BootstrapConfig {
         {
             bail!("public_url must be an http(s) URL, got {public}");
         }
-        for (name, url) in [("graph_url", &self.graph_url), ("login_url", &self.login_url)] {
+        for (name, url) in [
+            ("graph_url", &self.graph_url),
+            ("login_url", &self.login_url),
+        ] {
             if !matches!(url.scheme(), "https" | "http") {
                 bail!("{name} must be an http(s) URL, got {url}");
             }
@@ -147,7 +154,10 @@ impl BootstrapConfig {
             );
         }
         if !matches!(self.log_format.as_str(), "text" | "json") {
-            bail!("log_format must be \"text\" or \"json\", got \"{}\"", self.log_format);
+            bail!(
+                "log_format must be \"text\" or \"json\", got \"{}\"",
+                self.log_format
+            );
         }
         Ok(())
     }
@@ -224,7 +234,10 @@ mod tests {
         .unwrap();
         assert_eq!(cfg.listen.to_string(), "127.0.0.1:9000", "env beats file");
         assert_eq!(cfg.redirect_url(), "https://pbx.example.com/oauth2office2");
-        assert_eq!(cfg.database_url, "sqlite:///var/lib/switchboard/switchboard.db");
+        assert_eq!(
+            cfg.database_url,
+            "sqlite:///var/lib/switchboard/switchboard.db"
+        );
         let cli = Overrides {
             listen: Some("127.0.0.1:7000".parse().unwrap()),
             ..Default::default()
@@ -247,10 +260,16 @@ mod tests {
             env(&[("SWITCHBOARD_LISTEN", "not-an-address")]),
         )
         .unwrap_err();
-        assert!(format!("{err:#}").contains("listen needs host:port"), "{err:#}");
-        let err =
-            BootstrapConfig::load_from(Some(Path::new("/nonexistent/x.toml")), &Overrides::default(), env(&[]))
-                .unwrap_err();
+        assert!(
+            format!("{err:#}").contains("listen needs host:port"),
+            "{err:#}"
+        );
+        let err = BootstrapConfig::load_from(
+            Some(Path::new("/nonexistent/x.toml")),
+            &Overrides::default(),
+            env(&[]),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("does not exist"));
     }
 

@@ -51,12 +51,20 @@ impl Demo {
             ..EmulatorConfig::default()
         })
         .await
-        .with_context(|| format!("starting the Microsoft 365 emulator on {}", opts.emulator_listen))?;
+        .with_context(|| {
+            format!(
+                "starting the Microsoft 365 emulator on {}",
+                opts.emulator_listen
+            )
+        })?;
 
         let (data_dir, temp) = match opts.data_dir {
             Some(d) => (d, None),
             None => {
-                let d = std::env::temp_dir().join(format!("switchboard-demo-{}", uuid::Uuid::new_v4().simple()));
+                let d = std::env::temp_dir().join(format!(
+                    "switchboard-demo-{}",
+                    uuid::Uuid::new_v4().simple()
+                ));
                 (d.clone(), Some(TempDir(d)))
             }
         };
@@ -85,12 +93,24 @@ impl Demo {
         let admin_username = "admin".to_owned();
         let admin_password = opts.admin_password.unwrap_or_else(random_password);
         if services.store.find_admin(&admin_username).await?.is_none() {
-            admin::create(services.store.as_ref(), &admin_username, &admin_password, now).await?;
+            admin::create(
+                services.store.as_ref(),
+                &admin_username,
+                &admin_password,
+                now,
+            )
+            .await?;
         } else {
             admin::set_password(services.store.as_ref(), &admin_username, &admin_password).await?;
         }
-        let api_token =
-            admin::create_token(services.store.as_ref(), &admin_username, "demo", opts.api_token, now).await?;
+        let api_token = admin::create_token(
+            services.store.as_ref(),
+            &admin_username,
+            "demo",
+            opts.api_token,
+            now,
+        )
+        .await?;
 
         let console_url = format!("http://{listen}");
         let client_id = connect_like_an_admin(&services, &emulator, &console_url).await?;
@@ -161,7 +181,10 @@ async fn connect_like_an_admin(
         .send()
         .await?;
     if !registered.status().is_success() {
-        bail!("the emulator refused the app registration: {}", registered.text().await?);
+        bail!(
+            "the emulator refused the app registration: {}",
+            registered.text().await?
+        );
     }
     // The browser's round trip: consent page → redirect back to our /oauth2office2.
     let consent_url = services.connection.begin_consent().await?;

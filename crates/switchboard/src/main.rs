@@ -100,7 +100,13 @@ async fn main() -> anyhow::Result<()> {
         ..Overrides::default()
     };
     match cli.command {
-        Command::Demo { listen, emulator_listen, admin_password, api_token, seed } => {
+        Command::Demo {
+            listen,
+            emulator_listen,
+            admin_password,
+            api_token,
+            seed,
+        } => {
             telemetry::init_logging("text");
             let demo = Demo::start(DemoOptions {
                 listen,
@@ -113,18 +119,32 @@ async fn main() -> anyhow::Result<()> {
             .await?;
             println!("Switchboard demo is running (Ctrl-C to stop).");
             println!("  Console:      {}", demo.console_url);
-            println!("  Admin login:  {} / {}", demo.admin_username, demo.admin_password);
+            println!(
+                "  Admin login:  {} / {}",
+                demo.admin_username, demo.admin_password
+            );
             println!("  API token:    {}", demo.api_token);
-            println!("  Emulator:     {} (tenant {}, {})", demo.emulator.base_url(), demo.emulator.tenant_domain(), demo.emulator.tenant_id());
+            println!(
+                "  Emulator:     {} (tenant {}, {})",
+                demo.emulator.base_url(),
+                demo.emulator.tenant_domain(),
+                demo.emulator.tenant_id()
+            );
             println!("  Office 365:   connected, app {}", demo.client_id);
             println!("  Data:         {}", demo.config.data_dir.display());
-            tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+            tokio::signal::ctrl_c()
+                .await
+                .context("waiting for Ctrl-C")?;
             demo.shutdown().await
         }
         Command::Serve { listen, public_url } => {
             let cfg = BootstrapConfig::load(
                 cli.config.as_deref(),
-                &Overrides { listen, public_url, ..overrides },
+                &Overrides {
+                    listen,
+                    public_url,
+                    ..overrides
+                },
             )?;
             telemetry::init_logging(&cfg.log_format);
             tracing::info!(config = ?cfg, "starting");
@@ -144,14 +164,22 @@ async fn main() -> anyhow::Result<()> {
                 ..Default::default()
             })
             .await?;
-            println!("Microsoft 365 emulator on {} (tenant {}, {})", emulator.base_url(), emulator.tenant_domain(), emulator.tenant_id());
+            println!(
+                "Microsoft 365 emulator on {} (tenant {}, {})",
+                emulator.base_url(),
+                emulator.tenant_domain(),
+                emulator.tenant_id()
+            );
             tokio::signal::ctrl_c().await?;
             emulator.shutdown().await;
             Ok(())
         }
         Command::Keygen { out, subject, days } => {
             let info = commands::keygen::run(&out, &subject, days).await?;
-            println!("Wrote {}/public_key.pem (upload it to the app registration) and private_key.pem (mode 0600, keep it secret).", out.display());
+            println!(
+                "Wrote {}/public_key.pem (upload it to the app registration) and private_key.pem (mode 0600, keep it secret).",
+                out.display()
+            );
             println!("SHA-1 thumbprint:   {}", info.thumbprint_sha1);
             println!("SHA-256 thumbprint: {}", info.thumbprint_sha256);
             println!("Valid until:        {}", info.not_after);
@@ -173,9 +201,13 @@ async fn main() -> anyhow::Result<()> {
                     println!("Password of \"{username}\" changed; their sessions were ended.");
                 }
                 AdminAction::Token { username, name } => {
-                    let token = commands::admin::create_token(store.as_ref(), &username, &name, None, now).await?;
+                    let token =
+                        commands::admin::create_token(store.as_ref(), &username, &name, None, now)
+                            .await?;
                     println!("{token}");
-                    eprintln!("API token \"{name}\" for \"{username}\" created. It is shown only now.");
+                    eprintln!(
+                        "API token \"{name}\" for \"{username}\" created. It is shown only now."
+                    );
                 }
             }
             Ok(())

@@ -8,11 +8,21 @@ use std::process::Command;
 fn workspace_dependencies() -> BTreeMap<String, BTreeSet<String>> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
-        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("cargo metadata runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("metadata JSON");
     let packages = meta["packages"].as_array().expect("packages");
     let ours: BTreeSet<String> = packages
@@ -54,10 +64,15 @@ fn dependencies_point_inward() {
             continue;
         }
         let Some(ok) = allowed.get(krate.as_str()) else {
-            panic!("crate {krate} is not placed in the architecture: add it to DESIGN §2 and this test");
+            panic!(
+                "crate {krate} is not placed in the architecture: add it to DESIGN §2 and this test"
+            );
         };
         for d in deps {
-            assert!(ok.contains(&d.as_str()), "{krate} must not depend on {d} (dependencies point inward)");
+            assert!(
+                ok.contains(&d.as_str()),
+                "{krate} must not depend on {d} (dependencies point inward)"
+            );
         }
     }
     assert!(graph.contains_key("switchboard-core") && graph.contains_key("switchboard"));

@@ -29,12 +29,16 @@ fn free_port() -> u16 {
 
 async fn browser() -> (Driver, Client) {
     let port = free_port();
-    let driver = Command::new(std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into()))
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromedriver is installed (apt-get install chromium chromium-driver; .ci/run does it)");
+    let driver = Command::new(
+        std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into()),
+    )
+    .arg(format!("--port={port}"))
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .expect(
+        "chromedriver is installed (apt-get install chromium chromium-driver; .ci/run does it)",
+    );
     let driver = Driver(driver);
     let mut caps = serde_json::Map::new();
     caps.insert(
@@ -46,7 +50,11 @@ async fn browser() -> (Driver, Client) {
     );
     let url = format!("http://127.0.0.1:{port}");
     for _ in 0..100 {
-        if let Ok(c) = ClientBuilder::native().capabilities(caps.clone()).connect(&url).await {
+        if let Ok(c) = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps.clone())
+            .connect(&url)
+            .await
+        {
             return (driver, c);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -66,7 +74,12 @@ async fn shot(c: &Client, name: &str) {
 }
 
 async fn text_of(c: &Client, css: &str) -> String {
-    c.find(Locator::Css(css)).await.unwrap_or_else(|_| panic!("{css} on page")).text().await.expect("text")
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|_| panic!("{css} on page"))
+        .text()
+        .await
+        .expect("text")
 }
 
 #[tokio::test]
@@ -74,42 +87,118 @@ async fn admin_configures_office365_in_the_browser() {
     let app = spawn_app().await;
     let (_driver, c) = browser().await;
 
-    c.goto(&format!("{}/settings/office365", app.url)).await.expect("goto");
-    assert!(c.current_url().await.unwrap().path().starts_with("/login"), "login first");
+    c.goto(&format!("{}/settings/office365", app.url))
+        .await
+        .expect("goto");
+    assert!(
+        c.current_url().await.unwrap().path().starts_with("/login"),
+        "login first"
+    );
     shot(&c, "01-login").await;
-    c.find(Locator::Id("login-username")).await.unwrap().send_keys(ADMIN).await.unwrap();
-    c.find(Locator::Id("login-password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
-    c.find(Locator::Id("login-submit")).await.unwrap().click().await.unwrap();
-    c.wait().for_element(Locator::Id("status-badge")).await.expect("back on the Configure page");
+    c.find(Locator::Id("login-username"))
+        .await
+        .unwrap()
+        .send_keys(ADMIN)
+        .await
+        .unwrap();
+    c.find(Locator::Id("login-password"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    c.find(Locator::Id("login-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Id("status-badge"))
+        .await
+        .expect("back on the Configure page");
     assert_eq!(c.current_url().await.unwrap().path(), "/settings/office365");
     assert_eq!(text_of(&c, "#status-badge").await.trim(), "not_configured");
-    let redirect = c.find(Locator::Id("redirect-url")).await.unwrap().prop("value").await.unwrap();
-    assert_eq!(redirect.as_deref(), Some(format!("{}/oauth2office2", app.url).as_str()));
+    let redirect = c
+        .find(Locator::Id("redirect-url"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(
+        redirect.as_deref(),
+        Some(format!("{}/oauth2office2", app.url).as_str())
+    );
 
     // A typo is caught on the page.
-    c.find(Locator::Id("client-id")).await.unwrap().send_keys("not-a-guid").await.unwrap();
-    c.find(Locator::Id("tenant")).await.unwrap().send_keys(app.emulator.tenant_domain()).await.unwrap();
-    c.find(Locator::Id("save-ids")).await.unwrap().click().await.unwrap();
-    c.wait().for_element(Locator::Id("status-badge")).await.unwrap();
+    c.find(Locator::Id("client-id"))
+        .await
+        .unwrap()
+        .send_keys("not-a-guid")
+        .await
+        .unwrap();
+    c.find(Locator::Id("tenant"))
+        .await
+        .unwrap()
+        .send_keys(app.emulator.tenant_domain())
+        .await
+        .unwrap();
+    c.find(Locator::Id("save-ids"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Id("status-badge"))
+        .await
+        .unwrap();
     let source = c.source().await.unwrap();
-    assert!(source.contains("must be a GUID"), "validation message shown");
+    assert!(
+        source.contains("must be a GUID"),
+        "validation message shown"
+    );
     shot(&c, "02-invalid-client-id").await;
 
     let client_id = uuid::Uuid::new_v4().to_string();
     let field = c.find(Locator::Id("client-id")).await.unwrap();
     field.clear().await.unwrap();
     field.send_keys(&client_id).await.unwrap();
-    c.find(Locator::Id("save-ids")).await.unwrap().click().await.unwrap();
-    c.wait().for_element(Locator::Id("generate-keypair")).await.unwrap();
-    c.find(Locator::Id("generate-keypair")).await.unwrap().click().await.unwrap();
-    c.wait().for_element(Locator::Id("download-cert")).await.expect("download link after generating");
+    c.find(Locator::Id("save-ids"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Id("generate-keypair"))
+        .await
+        .unwrap();
+    c.find(Locator::Id("generate-keypair"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Id("download-cert"))
+        .await
+        .expect("download link after generating");
     let sha1 = text_of(&c, "#thumbprint-sha1").await;
     assert_eq!(sha1.trim().len(), 40, "{sha1}");
     assert!(!text_of(&c, "#cert-expiry").await.trim().is_empty());
     shot(&c, "03-keypair").await;
 
     // Download public_key.pem as the browser would (same cookies), and check it is the certificate.
-    let href = c.find(Locator::Id("download-cert")).await.unwrap().attr("href").await.unwrap().expect("href");
+    let href = c
+        .find(Locator::Id("download-cert"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .expect("href");
     let pem = c
         .execute_async(
             "const [href, done] = arguments; fetch(href).then(r => r.text()).then(done, e => done(String(e)));",
@@ -122,17 +211,28 @@ async fn admin_configures_office365_in_the_browser() {
     assert!(!pem.contains("PRIVATE"));
 
     // The admin uploads it in the (emulated) Azure portal.
-    app.register_app(&client_id, &[&pem], &all_roles(), json!({})).await;
+    app.register_app(&client_id, &[&pem], &all_roles(), json!({}))
+        .await;
 
-    c.find(Locator::Id("sign-in")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Id("sign-in"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     // Microsoft's consent page redirects back to /oauth2office2, which links back to the console.
     c.wait()
         .at_most(Duration::from_secs(20))
-        .for_url(url::Url::parse(&format!("{}/settings/office365", app.url)).unwrap())
+        .for_url(&url::Url::parse(&format!("{}/settings/office365", app.url)).unwrap())
         .await
         .ok();
-    c.goto(&format!("{}/settings/office365", app.url)).await.unwrap();
-    c.wait().for_element(Locator::Id("status-badge")).await.unwrap();
+    c.goto(&format!("{}/settings/office365", app.url))
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Id("status-badge"))
+        .await
+        .unwrap();
     assert_eq!(text_of(&c, "#status-badge").await.trim(), "connected");
     assert!(text_of(&c, "#status-message").await.contains("Contoso"));
     shot(&c, "04-connected").await;

@@ -21,12 +21,19 @@ pub fn read_password(given: Option<String>) -> anyhow::Result<String> {
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
-pub async fn create(store: &dyn Store, username: &str, password: &str, now: Timestamp) -> anyhow::Result<()> {
+pub async fn create(
+    store: &dyn Store,
+    username: &str,
+    password: &str,
+    now: Timestamp,
+) -> anyhow::Result<()> {
     validate_username(username).map_err(anyhow::Error::msg)?;
     validate_password(password).map_err(anyhow::Error::msg)?;
     let admin = AdminUser {
         username: username.to_owned(),
-        password_hash: hash_password(password).await.context("hashing the password")?,
+        password_hash: hash_password(password)
+            .await
+            .context("hashing the password")?,
         created_at: now,
     };
     match store.create_admin(&admin).await {
@@ -40,7 +47,9 @@ pub async fn create(store: &dyn Store, username: &str, password: &str, now: Time
 
 pub async fn set_password(store: &dyn Store, username: &str, password: &str) -> anyhow::Result<()> {
     validate_password(password).map_err(anyhow::Error::msg)?;
-    let hash = hash_password(password).await.context("hashing the password")?;
+    let hash = hash_password(password)
+        .await
+        .context("hashing the password")?;
     if !store.set_admin_password(username, &hash).await? {
         bail!("no admin \"{username}\": create it with `switchboard admin create {username}`");
     }

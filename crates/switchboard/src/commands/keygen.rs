@@ -17,7 +17,10 @@ pub async fn run(out: &Path, subject: &str, validity_days: u32) -> anyhow::Resul
     let key_path = out.join("private_key.pem");
     for p in [&cert_path, &key_path] {
         if p.exists() {
-            bail!("{} already exists: move it away first (keygen never overwrites a key)", p.display());
+            bail!(
+                "{} already exists: move it away first (keygen never overwrites a key)",
+                p.display()
+            );
         }
     }
     let generated = RcgenCertificateFactory::default()

@@ -87,7 +87,9 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut BootstrapConfig)) -> TestAp
     let db = fresh_database(std::env::var("SWITCHBOARD_TEST_POSTGRES").ok().as_deref())
         .await
         .expect("test database");
-    let listener = app::bind("127.0.0.1:0".parse().expect("addr")).await.expect("bind");
+    let listener = app::bind("127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let emulator_url: url::Url = emulator.base_url().parse().expect("url");
     let mut config = BootstrapConfig {
@@ -110,8 +112,12 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut BootstrapConfig)) -> TestAp
     }));
     let services = built.services;
     let now = services.clock.now();
-    admin::create(services.store.as_ref(), ADMIN, PASSWORD, now).await.expect("admin");
-    let token = admin::create_token(services.store.as_ref(), ADMIN, "tests", None, now).await.expect("token");
+    admin::create(services.store.as_ref(), ADMIN, PASSWORD, now)
+        .await
+        .expect("admin");
+    let token = admin::create_token(services.store.as_ref(), ADMIN, "tests", None, now)
+        .await
+        .expect("token");
     TestApp {
         url: format!("http://{addr}"),
         emulator,
@@ -140,7 +146,11 @@ impl TestApp {
     }
 
     pub async fn settings(&self) -> Value {
-        let r = self.api(reqwest::Method::GET, "/api/v1/settings/office365").send().await.expect("GET settings");
+        let r = self
+            .api(reqwest::Method::GET, "/api/v1/settings/office365")
+            .send()
+            .await
+            .expect("GET settings");
         assert_eq!(r.status(), 200);
         r.json().await.expect("json")
     }
@@ -155,24 +165,50 @@ impl TestApp {
 
     /// Returns the certificate PEM offered for upload.
     pub async fn generate_keypair(&self) -> String {
-        let r = self.api(reqwest::Method::POST, "/api/v1/settings/office365/keypair").send().await.expect("keypair");
+        let r = self
+            .api(reqwest::Method::POST, "/api/v1/settings/office365/keypair")
+            .send()
+            .await
+            .expect("keypair");
         assert_eq!(r.status(), 200);
         let body: Value = r.json().await.expect("json");
-        body["certificate_pem"].as_str().expect("certificate_pem").to_owned()
+        body["certificate_pem"]
+            .as_str()
+            .expect("certificate_pem")
+            .to_owned()
     }
 
     pub async fn emulator_post(&self, path: &str, body: Value) -> Value {
-        let r = self.http.post(format!("{}{path}", self.emulator.base_url())).json(&body).send().await.expect("emulator");
+        let r = self
+            .http
+            .post(format!("{}{path}", self.emulator.base_url()))
+            .json(&body)
+            .send()
+            .await
+            .expect("emulator");
         assert!(r.status().is_success(), "emulator {path}: {}", r.status());
         r.json().await.unwrap_or(Value::Null)
     }
 
     pub async fn emulator_stats(&self) -> Value {
-        self.http.get(format!("{}/_emulator/stats", self.emulator.base_url())).send().await.expect("stats").json().await.expect("json")
+        self.http
+            .get(format!("{}/_emulator/stats", self.emulator.base_url()))
+            .send()
+            .await
+            .expect("stats")
+            .json()
+            .await
+            .expect("json")
     }
 
     /// The Azure portal steps: register the app with this certificate and these permissions.
-    pub async fn register_app(&self, client_id: &str, certificates: &[&str], roles: &[&str], extra: Value) {
+    pub async fn register_app(
+        &self,
+        client_id: &str,
+        certificates: &[&str],
+        roles: &[&str],
+        extra: Value,
+    ) {
         let mut body = json!({
             "appId": client_id,
             "displayName": "Switchboard",
@@ -188,23 +224,41 @@ impl TestApp {
 
     /// "Sign in to Office 365": follow the browser's hops by hand and return the settings after.
     pub async fn sign_in(&self) -> Value {
-        let r = self.api(reqwest::Method::POST, "/api/v1/settings/office365/consent").send().await.expect("consent");
+        let r = self
+            .api(reqwest::Method::POST, "/api/v1/settings/office365/consent")
+            .send()
+            .await
+            .expect("consent");
         assert_eq!(r.status(), 200);
         let body: Value = r.json().await.expect("json");
         let url = body["url"].as_str().expect("url").to_owned();
         assert!(url.starts_with(&self.emulator.base_url()), "{url}");
         let consent = self.http.get(&url).send().await.expect("consent page");
         assert_eq!(consent.status(), 302, "consent page redirects back");
-        let back = consent.headers()["location"].to_str().expect("location").to_owned();
-        assert!(back.starts_with(&format!("{}/oauth2office2?", self.url)), "{back}");
+        let back = consent.headers()["location"]
+            .to_str()
+            .expect("location")
+            .to_owned();
+        assert!(
+            back.starts_with(&format!("{}/oauth2office2?", self.url)),
+            "{back}"
+        );
         // Like the browser coming back from Microsoft: no session cookie, no token.
         let page = self.http.get(&back).send().await.expect("redirect page");
-        assert!(page.status().is_success() || page.status() == 400, "{}", page.status());
+        assert!(
+            page.status().is_success() || page.status() == 400,
+            "{}",
+            page.status()
+        );
         self.settings().await
     }
 
     pub async fn verify(&self) -> Value {
-        let r = self.api(reqwest::Method::POST, "/api/v1/settings/office365/verify").send().await.expect("verify");
+        let r = self
+            .api(reqwest::Method::POST, "/api/v1/settings/office365/verify")
+            .send()
+            .await
+            .expect("verify");
         assert_eq!(r.status(), 200);
         r.json().await.expect("json")
     }
@@ -212,9 +266,15 @@ impl TestApp {
     /// Ids, key pair, app registered with that certificate and every permission, consent.
     pub async fn connect(&self) -> (String, Value) {
         let client_id = uuid::Uuid::new_v4().to_string();
-        assert_eq!(self.put_ids(&client_id, self.emulator.tenant_domain()).await.status(), 200);
+        assert_eq!(
+            self.put_ids(&client_id, self.emulator.tenant_domain())
+                .await
+                .status(),
+            200
+        );
         let pem = self.generate_keypair().await;
-        self.register_app(&client_id, &[&pem], &all_roles(), json!({})).await;
+        self.register_app(&client_id, &[&pem], &all_roles(), json!({}))
+            .await;
         let settings = self.sign_in().await;
         assert_eq!(settings["status"], "connected", "{settings}");
         (client_id, settings)
