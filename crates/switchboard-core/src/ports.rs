@@ -130,3 +130,171 @@ pub trait TenantGateway: Send + Sync + std::fmt::Debug {
         credentials: &AppCredentials<'_>,
     ) -> Result<Organization, ConnectFailure>;
 }
+
+// ---------------------------------------------------------------------------------------------
+// User sync
+// ---------------------------------------------------------------------------------------------
+
+use crate::users::{
+    AuditEntry, DirectoryUser, Extension, ExtensionQuery, ExtensionRecord, PlanningSnapshot,
+    SyncRunRecord, SyncState, SyncedFields, UserSyncBatch,
+};
+
+/// Extensions, their groups, the audit log, sync runs and runtime settings. Implemented by the
+/// same SQL store as [`Store`] and covered by the same conformance suite.
+#[async_trait]
+pub trait ExtensionStore: Send + Sync + std::fmt::Debug {
+    // --- what the API and console read ---
+    async fn list_extensions(
+        &self,
+        query: &ExtensionQuery,
+    ) -> Result<Vec<ExtensionRecord>, StoreError>;
+    async fn get_extension(&self, number: &str) -> Result<Option<ExtensionRecord>, StoreError>;
+    async fn count_extensions(&self) -> Result<u64, StoreError>;
+
+    // --- local changes (admin or API), each audited with `actor` ---
+    /// A local extension (origin `local`). `Conflict` when the number is taken.
+    async fn create_local_extension(
+        &self,
+        number: &str,
+        fields: &SyncedFields,
+        actor: &str,
+        at: jiff::Timestamp,
+    ) -> Result<(), StoreError>;
+    /// Overwrites the fields; false when no such extension.
+    async fn edit_extension(
+        &self,
+        number: &str,
+        fields: &SyncedFields,
+        actor: &str,
+        at: jiff::Timestamp,
+    ) -> Result<bool, StoreError>;
+    async fn set_excluded(
+        &self,
+        number: &str,
+        excluded: bool,
+        actor: &str,
+        at: jiff::Timestamp,
+    ) -> Result<bool, StoreError>;
+    /// Deleting a synced extension keeps a tombstone so a restored user gets its number back.
+    async fn delete_extension(
+        &self,
+        number: &str,
+        actor: &str,
+        at: jiff::Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    // --- what a sync run reads and writes ---
+    async fn planning_snapshot(&self) -> Result<PlanningSnapshot, StoreError>;
+    /// The synced extensions of these Entra users (at most one each).
+    async fn extensions_for_users(
+        &self,
+        graph_user_ids: &[String],
+    ) -> Result<Vec<Extension>, StoreError>;
+    /// Every synced extension as (graph user id, number): what a full run compares the tenant with.
+    async fn synced_user_ids(&self) -> Result<Vec<(String, String)>, StoreError>;
+    /// Applies the actions in ONE transaction, with an audit entry per change and the group
+    /// "Azure AD" kept in step; a crash leaves either all or none of the batch.
+    async fn apply_user_batch(&self, batch: &UserSyncBatch) -> Result<(), StoreError>;
+
+    async fn load_sync_state(&self, key: &str) -> Result<SyncState, StoreError>;
+    async fn save_sync_state(&self, key: &str, state: &SyncState) -> Result<(), StoreError>;
+    /// Insert or update by id.
+    async fn save_sync_run(&self, run: &SyncRunRecord) -> Result<(), StoreError>;
+    async fn recent_sync_runs(
+        &self,
+        kind: &str,
+        limit: u32,
+    ) -> Result<Vec<SyncRunRecord>, StoreError>;
+    /// Newest first; only entries for `number` when given.
+    async fn audit_log(
+        &self,
+        number: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError>;
+
+    // --- runtime settings edited in the console (JSON documents by key) ---
+    async fn load_setting(&self, key: &str) -> Result<Option<serde_json::Value>, StoreError>;
+    async fn save_setting(&self, key: &str, value: &serde_json::Value) -> Result<(), StoreError>;
+}
+
+/// One change from a full listing or a delta round.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DirectoryChange {
+    Upsert(DirectoryUser),
+    /// Delta `@removed`: `permanent` for `deleted`, false for `changed` (soft delete).
+    Removed {
+        id: String,
+        permanent: bool,
+    },
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DirectoryPage {
+    pub changes: Vec<DirectoryChange>,
+    /// Where the next page is; None on the last page.
+    pub next: Option<String>,
+    /// On the last page of a delta round: where the next round starts.
+    pub delta_link: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DirectoryCursor {
+    /// First page of the full list (`GET /users`).
+    FullList { include_guests: bool },
+    /// `GET /users/delta?$deltatoken=latest`: only a delta link, "sync from now".
+    LatestDelta,
+    /// An absolute nextLink or deltaLink, followed verbatim.
+    Link(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DirectoryError {
+    /// 410 Gone or `syncStateNotFound`/`resyncRequired`: start over with a full sync.
+    #[error("the delta token expired; a full sync is needed")]
+    DeltaExpired,
+    #[error("Microsoft Graph refused access: {0}")]
+    Denied(String),
+    #[error("Microsoft Graph is unavailable: {0}")]
+    Unavailable(String),
+    #[error("not connected to Office 365: {0}")]
+    NotConnected(String),
+    #[error("unexpected answer from Microsoft Graph: {0}")]
+    Protocol(String),
+}
+
+/// Microsoft 365 users, a page at a time.
+#[async_trait]
+pub trait DirectorySource: Send + Sync + std::fmt::Debug {
+    async fn users_page(&self, cursor: &DirectoryCursor) -> Result<DirectoryPage, DirectoryError>;
+    /// Transitive user members of an Entra group (ids only).
+    async fn group_member_ids(&self, group_id: &str) -> Result<Vec<String>, DirectoryError>;
+}
+
+/// Everything needed to sign in as the app, owned (for long-running sync jobs).
+#[derive(Debug, Clone)]
+pub struct OwnedAppCredentials {
+    pub tenant: TenantRef,
+    pub client_id: ClientId,
+    pub algorithm: SigningAlgorithm,
+    pub certificate: CertificateInfo,
+    pub private_key_pem: SecretString,
+}
+
+impl OwnedAppCredentials {
+    pub fn borrow(&self) -> AppCredentials<'_> {
+        AppCredentials {
+            tenant: &self.tenant,
+            client_id: &self.client_id,
+            algorithm: self.algorithm,
+            certificate: &self.certificate,
+            private_key_pem: &self.private_key_pem,
+        }
+    }
+}
+
+/// The credentials of the working connection (the active certificate), for Graph adapters.
+#[async_trait]
+pub trait CredentialSource: Send + Sync + std::fmt::Debug {
+    async fn app_credentials(&self) -> Result<OwnedAppCredentials, DirectoryError>;
+}

@@ -9,8 +9,8 @@ use super::{
 };
 use crate::clock::Clock;
 use crate::ports::{
-    AppCredentials, CertificateError, CertificateFactory, KeyVault, Store, StoreError,
-    TenantGateway, VaultError,
+    AppCredentials, CertificateError, CertificateFactory, CredentialSource, DirectoryError,
+    KeyVault, OwnedAppCredentials, Store, StoreError, TenantGateway, VaultError,
 };
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -498,4 +498,43 @@ impl ConnectionService {
 struct VerifiedTenant {
     roles: Vec<String>,
     organization: crate::ports::Organization,
+}
+
+#[async_trait::async_trait]
+impl CredentialSource for ConnectionService {
+    async fn app_credentials(&self) -> Result<OwnedAppCredentials, DirectoryError> {
+        let conn = self
+            .store
+            .load_connection()
+            .await
+            .map_err(|e| DirectoryError::NotConnected(e.to_string()))?;
+        let not_connected = || {
+            DirectoryError::NotConnected(
+                "connect Office 365 first (Settings → Office 365)".to_owned(),
+            )
+        };
+        if conn.status != ConnectionStatus::Connected {
+            return Err(not_connected());
+        }
+        let (Some(tenant), Some(client_id), Some(active)) =
+            (conn.tenant, conn.client_id, conn.active)
+        else {
+            return Err(not_connected());
+        };
+        let private_key_pem = self.vault.get(&active.key_ref).await.map_err(|e| {
+            DirectoryError::NotConnected(format!("the private key cannot be read: {e}"))
+        })?;
+        Ok(OwnedAppCredentials {
+            // The GUID learnt from a successful token is the reliable tenant reference.
+            tenant: conn
+                .tenant_id
+                .as_deref()
+                .and_then(|t| TenantRef::parse(t).ok())
+                .unwrap_or(tenant),
+            client_id,
+            algorithm: conn.algorithm,
+            certificate: active.info,
+            private_key_pem,
+        })
+    }
 }

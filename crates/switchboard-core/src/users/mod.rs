@@ -4,6 +4,7 @@
 mod model;
 mod numbering;
 mod plan;
+mod records;
 mod scope;
 
 pub use model::{DirectoryUser, Extension, FieldChange, Origin, SyncedFields};
@@ -11,5 +12,9 @@ pub use numbering::{NumberPool, NumberSource, NumberingRule};
 pub use plan::{
     Action, DisableReason, PlanContext, RemovalPolicy, SkipReason, UserSyncSettings, apply,
     plan_full_sync, plan_removals, plan_user,
+};
+pub use records::{
+    AZURE_AD_GROUP, AuditEntry, ExtensionQuery, ExtensionRecord, PlanningSnapshot, RunCounts,
+    RunMode, SyncRunRecord, SyncState, UserSyncBatch,
 };
 pub use scope::Scope;
