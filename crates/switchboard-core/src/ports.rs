@@ -219,6 +219,8 @@ pub trait ExtensionStore: Send + Sync + std::fmt::Debug {
 }
 
 /// One change from a full listing or a delta round.
+// Nearly every change is an upsert: boxing it would only add an allocation per user.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DirectoryChange {
     Upsert(DirectoryUser),

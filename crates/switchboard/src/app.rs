@@ -27,6 +27,14 @@ pub struct App {
     pub services: Services,
 }
 
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("services", &self.services)
+            .finish_non_exhaustive()
+    }
+}
+
 pub async fn open_store(cfg: &BootstrapConfig) -> anyhow::Result<Arc<dyn Store>> {
     std::fs::create_dir_all(&cfg.data_dir)
         .with_context(|| format!("creating the data directory {}", cfg.data_dir.display()))?;
@@ -61,7 +69,7 @@ pub async fn build_with_clock(cfg: &BootstrapConfig, clock: Arc<dyn Clock>) -> a
     let connection = ConnectionService::new(
         store.clone(),
         vault,
-        Arc::new(RcgenCertificateFactory::default()),
+        Arc::new(RcgenCertificateFactory),
         gateway,
         clock.clone(),
         ServiceOptions {

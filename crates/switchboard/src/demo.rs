@@ -21,6 +21,7 @@ pub struct DemoOptions {
 }
 
 pub struct Demo {
+    /// The emulated tenant.
     pub emulator: RunningEmulator,
     pub config: BootstrapConfig,
     pub services: Services,
@@ -36,10 +37,21 @@ pub struct Demo {
 }
 
 /// A directory removed when dropped.
+#[derive(Debug)]
 struct TempDir(PathBuf);
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl std::fmt::Debug for Demo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Demo")
+            .field("console_url", &self.console_url)
+            .field("emulator", &self.emulator.base_url())
+            .field("admin_username", &self.admin_username)
+            .finish_non_exhaustive()
     }
 }
 
@@ -150,10 +162,10 @@ async fn connect_like_an_admin(
     console_url: &str,
 ) -> anyhow::Result<String> {
     let settings = services.connection.settings().await?;
-    if settings.status == ConnectionStatus::Connected {
-        if let Some(id) = settings.client_id {
-            return Ok(id);
-        }
+    if settings.status == ConnectionStatus::Connected
+        && let Some(id) = settings.client_id
+    {
+        return Ok(id);
     }
     let client_id = uuid::Uuid::new_v4().to_string();
     services

@@ -6,6 +6,7 @@ mod numbering;
 mod plan;
 mod records;
 mod scope;
+mod sync;
 
 pub use model::{DirectoryUser, Extension, FieldChange, Origin, SyncedFields};
 pub use numbering::{NumberPool, NumberSource, NumberingRule};
@@ -18,3 +19,7 @@ pub use records::{
     RunMode, SyncRunRecord, SyncState, UserSyncBatch,
 };
 pub use scope::Scope;
+pub use sync::{
+    FreshnessMode, RunOutcome, RunRequest, SyncError, USER_SYNC_SETTINGS_KEY, USER_SYNC_STATE_KEY,
+    UserSync, UserSyncConfig, UserSyncStatus, parse_hh_mm,
+};

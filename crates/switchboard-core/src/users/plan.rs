@@ -164,6 +164,17 @@ impl PlanContext {
         }
     }
 
+    /// The context for a run that streams users: numbers in use, adoption candidates and
+    /// tombstones come from the store instead of every extension.
+    pub fn from_snapshot(settings: UserSyncSettings, snapshot: super::PlanningSnapshot) -> Self {
+        let mut ctx = Self::new(settings, snapshot.adoptable.iter(), snapshot.remembered);
+        for n in snapshot.used_numbers {
+            ctx.pool.claim(&n);
+            ctx.reserved.remove(&n);
+        }
+        ctx
+    }
+
     fn removal(&self, ext: &Extension, reason: DisableReason) -> Option<Action> {
         match self.settings.removal {
             RemovalPolicy::Keep => None,

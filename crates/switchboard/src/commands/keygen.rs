@@ -23,7 +23,7 @@ pub async fn run(out: &Path, subject: &str, validity_days: u32) -> anyhow::Resul
             );
         }
     }
-    let generated = RcgenCertificateFactory::default()
+    let generated = RcgenCertificateFactory
         .generate(subject, Timestamp::now(), validity_days)
         .await?;
     let mut key_file = std::fs::OpenOptions::new()
