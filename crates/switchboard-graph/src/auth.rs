@@ -16,7 +16,7 @@ use switchboard_core::Clock;
 use switchboard_core::office365::{
     CertificateInfo, ClientId, ConnectFailure, SigningAlgorithm, TenantRef,
 };
-use switchboard_core::ports::AppCredentials;
+use switchboard_core::ports::{AppCredentials, OwnedAppCredentials};
 
 /// How long a client assertion is valid: "keep it short – 5-10 minutes" (§1.2); MSAL uses 600 s.
 pub const ASSERTION_LIFETIME_SECS: i64 = 600;
@@ -44,6 +44,26 @@ impl AppCredential {
             algorithm: credentials.algorithm,
             certificate: credentials.certificate.clone(),
             private_key_pem: credentials.private_key_pem.clone(),
+        }
+    }
+
+    /// Takes over what the core's [`CredentialSource`] hands out, without copying the key.
+    ///
+    /// [`CredentialSource`]: switchboard_core::ports::CredentialSource
+    pub fn from_owned(credentials: OwnedAppCredentials) -> Self {
+        let OwnedAppCredentials {
+            tenant,
+            client_id,
+            algorithm,
+            certificate,
+            private_key_pem,
+        } = credentials;
+        Self {
+            tenant,
+            client_id,
+            algorithm,
+            certificate,
+            private_key_pem,
         }
     }
 

@@ -62,9 +62,23 @@ pub struct Harness {
 
 impl Harness {
     pub async fn start() -> Self {
+        Self::start_with(EmulatorConfig::default()).await
+    }
+
+    /// An emulator with a generated tenant of `users` people (same seed, same tenant).
+    pub async fn start_with_users(users: usize, seed: u64) -> Self {
+        Self::start_with(EmulatorConfig {
+            users,
+            seed,
+            ..EmulatorConfig::default()
+        })
+        .await
+    }
+
+    pub async fn start_with(config: EmulatorConfig) -> Self {
         let emulator = RunningEmulator::start(EmulatorConfig {
             listen: "127.0.0.1:0".parse().expect("addr"),
-            ..Default::default()
+            ..config
         })
         .await
         .expect("emulator starts");
@@ -91,7 +105,8 @@ impl Harness {
         self.clock.clone()
     }
 
-    async fn control(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+    /// A control-API call (`/_emulator/{path}`) that must succeed; its JSON answer.
+    pub async fn control(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
         let url = format!("{}/_emulator/{path}", self.emulator.base_url());
         let mut request = self.control.request(method, &url);
         if let Some(body) = body {
