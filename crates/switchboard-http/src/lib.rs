@@ -1,8 +1,11 @@
 //! Switchboard's HTTP face: the admin console (server-rendered pages), the REST API v1, the
 //! Office 365 admin-consent redirect, health, metrics and the OpenAPI document.
 //!
-//! The binary builds an [`AppState`] from core's [`Store`](switchboard_core::ports::Store) and
-//! [`ConnectionService`](switchboard_core::office365::ConnectionService), then serves
+//! The binary builds an [`AppState`] from [`AppDeps`] (core's ports and services: the
+//! [`Store`](switchboard_core::ports::Store), the
+//! [`ExtensionStore`](switchboard_core::ports::ExtensionStore), the
+//! [`ConnectionService`](switchboard_core::office365::ConnectionService) and the
+//! [`UserSync`](switchboard_core::users::UserSync) service), then serves
 //! [`router`] with `into_make_service_with_connect_info::<SocketAddr>()` (the login rate limit is
 //! keyed by client address).
 //!
@@ -16,11 +19,13 @@ mod api;
 pub mod auth;
 mod console;
 mod error;
+mod extensions;
 mod layers;
 mod oauth;
 mod state;
+mod user_sync;
 
-pub use state::{AppState, HttpConfig, MetricsRenderer};
+pub use state::{AppDeps, AppState, HttpConfig, MetricsRenderer};
 
 /// `(method, path)` of every `/api/v1` route; for tests that compare it with the OpenAPI document.
 #[doc(hidden)]

@@ -1,5 +1,5 @@
-//! What every handler shares: the ports, the connection workflow, the settings and the login
-//! rate limiter.
+//! What every handler shares: the ports, the connection workflow, the user sync service, the
+//! settings and the login rate limiter.
 
 use crate::auth::ratelimit::LoginLimiter;
 use jiff::SignedDuration;
@@ -7,7 +7,8 @@ use std::fmt;
 use std::sync::Arc;
 use switchboard_core::Clock;
 use switchboard_core::office365::ConnectionService;
-use switchboard_core::ports::Store;
+use switchboard_core::ports::{ExtensionStore, Store};
+use switchboard_core::users::UserSync;
 
 /// Bootstrap settings of the HTTP layer.
 #[derive(Debug, Clone)]
@@ -45,6 +46,34 @@ impl Default for HttpConfig {
 /// Renders the Prometheus text exposition of the process' metrics.
 pub type MetricsRenderer = Arc<dyn Fn() -> String + Send + Sync>;
 
+/// What [`AppState::new`] is built from: the ports and services the binary wires together.
+/// One struct, so that a new feature adds a field here instead of an argument everywhere.
+pub struct AppDeps {
+    /// Admins, sessions, API tokens and the Office 365 connection.
+    pub store: Arc<dyn Store>,
+    /// Extensions, their audit log, sync runs and runtime settings.
+    pub extensions: Arc<dyn ExtensionStore>,
+    pub connection: ConnectionService,
+    /// Runs user syncs ("Sync now", previews) and reports their progress.
+    pub user_sync: Arc<UserSync>,
+    pub clock: Arc<dyn Clock>,
+    pub config: HttpConfig,
+    pub metrics: MetricsRenderer,
+}
+
+impl fmt::Debug for AppDeps {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppDeps")
+            .field("store", &self.store)
+            .field("extensions", &self.extensions)
+            .field("connection", &self.connection)
+            .field("user_sync", &self.user_sync)
+            .field("clock", &self.clock)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Shared state of the router. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
@@ -53,6 +82,8 @@ pub struct AppState {
 
 struct Inner {
     store: Arc<dyn Store>,
+    extensions: Arc<dyn ExtensionStore>,
+    user_sync: Arc<UserSync>,
     connection: ConnectionService,
     clock: Arc<dyn Clock>,
     config: HttpConfig,
@@ -61,16 +92,21 @@ struct Inner {
 }
 
 impl AppState {
-    pub fn new(
-        store: Arc<dyn Store>,
-        connection: ConnectionService,
-        clock: Arc<dyn Clock>,
-        config: HttpConfig,
-        metrics: MetricsRenderer,
-    ) -> Self {
+    pub fn new(deps: AppDeps) -> Self {
+        let AppDeps {
+            store,
+            extensions,
+            connection,
+            user_sync,
+            clock,
+            config,
+            metrics,
+        } = deps;
         Self {
             inner: Arc::new(Inner {
                 store,
+                extensions,
+                user_sync,
                 connection,
                 clock,
                 config,
@@ -82,6 +118,12 @@ impl AppState {
 
     pub(crate) fn store(&self) -> &dyn Store {
         self.inner.store.as_ref()
+    }
+    pub(crate) fn extensions(&self) -> &dyn ExtensionStore {
+        self.inner.extensions.as_ref()
+    }
+    pub(crate) fn user_sync(&self) -> &Arc<UserSync> {
+        &self.inner.user_sync
     }
     pub(crate) fn connection(&self) -> &ConnectionService {
         &self.inner.connection
@@ -104,6 +146,8 @@ impl fmt::Debug for AppState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AppState")
             .field("store", &self.inner.store)
+            .field("extensions", &self.inner.extensions)
+            .field("user_sync", &self.inner.user_sync)
             .field("connection", &self.inner.connection)
             .field("clock", &self.inner.clock)
             .field("config", &self.inner.config)

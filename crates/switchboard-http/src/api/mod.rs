@@ -4,24 +4,30 @@
 //! The routes are declared once, in [`table`]: the router is built from it and a test checks
 //! that the OpenAPI document describes exactly these routes.
 
+mod extensions;
 pub(crate) mod openapi;
 mod settings;
+mod sync;
 
 use crate::auth::session;
 use crate::auth::{csrf, hash_token};
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::Router;
-use axum::extract::{FromRequest, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get, post, put};
+use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use serde::de::DeserializeOwned;
 
 /// Every `/api/v1` route: method, path and handler.
 fn table() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
     const SETTINGS: &str = "/api/v1/settings/office365";
+    const USER_SYNC: &str = "/api/v1/settings/user-sync";
+    const EXTENSIONS: &str = "/api/v1/extensions";
+    const EXTENSION: &str = "/api/v1/extensions/{number}";
     vec![
         (Method::GET, SETTINGS, get(settings::get_settings)),
         (Method::PUT, SETTINGS, put(settings::put_settings)),
@@ -40,6 +46,26 @@ fn table() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
             "/api/v1/settings/office365/consent",
             post(settings::begin_consent),
         ),
+        (Method::GET, EXTENSIONS, get(extensions::list)),
+        (Method::POST, EXTENSIONS, post(extensions::create)),
+        (Method::GET, EXTENSION, get(extensions::get_one)),
+        (Method::PATCH, EXTENSION, patch(extensions::patch)),
+        (Method::DELETE, EXTENSION, delete(extensions::delete)),
+        (
+            Method::PUT,
+            "/api/v1/extensions/{number}/excluded",
+            put(extensions::set_excluded),
+        ),
+        (
+            Method::GET,
+            "/api/v1/extensions/{number}/audit",
+            get(extensions::extension_audit),
+        ),
+        (Method::GET, "/api/v1/audit", get(extensions::audit)),
+        (Method::GET, "/api/v1/sync", get(sync::status)),
+        (Method::POST, "/api/v1/sync/{kind}", post(sync::run)),
+        (Method::GET, USER_SYNC, get(sync::get_settings)),
+        (Method::PUT, USER_SYNC, put(sync::put_settings)),
         (Method::GET, "/api/v1/openapi.json", get(openapi::document)),
     ]
 }
@@ -61,11 +87,13 @@ pub(crate) fn routes(state: &AppState) -> Router<AppState> {
         .route_layer(middleware::from_fn_with_state(state.clone(), require_auth))
 }
 
-/// Who made an API call, for the log.
+/// Who made an API call, for the log and the audit trail.
 #[derive(Debug, Clone)]
 pub(crate) struct Principal {
     pub(crate) username: String,
     pub(crate) via: &'static str,
+    /// The audit actor: `api:{token name}` for a bearer token, `admin:{username}` for a session.
+    pub(crate) actor: String,
 }
 
 async fn require_auth(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
@@ -99,6 +127,7 @@ async fn authenticate(
         };
         return match state.store().find_api_token(&hash_token(token)).await {
             Ok(Some(record)) => Ok(Principal {
+                actor: format!("api:{}", record.name),
                 username: record.username,
                 via: "api token",
             }),
@@ -115,6 +144,7 @@ async fn authenticate(
             let given = headers.get(csrf::HEADER).and_then(|v| v.to_str().ok());
             if safe || csrf::tokens_match(&s.csrf_token, given) {
                 Ok(Principal {
+                    actor: admin_actor(&s.username),
                     username: s.username,
                     via: "console session",
                 })
@@ -131,6 +161,11 @@ async fn authenticate(
         )),
         Err(e) => Err(ApiError::internal(&e)),
     }
+}
+
+/// The audit actor of a console admin.
+pub(crate) fn admin_actor(username: &str) -> String {
+    format!("admin:{username}")
 }
 
 /// `Json` whose rejections are API errors (`{"error": …}`) rather than plain text.
@@ -150,6 +185,30 @@ where
                 rejection.status(),
                 format!(
                     "The request body is not valid: {}. Send JSON with Content-Type: application/json.",
+                    rejection.body_text()
+                ),
+            )),
+        }
+    }
+}
+
+/// `Query` whose rejections are API errors (`{"error": …}`) rather than plain text.
+pub(crate) struct ApiQuery<T>(pub(crate) T);
+
+impl<T, S> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Self(value)),
+            Err(rejection) => Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "The query string is not valid: {}. Flags take true or false; numbers are plain digits.",
                     rejection.body_text()
                 ),
             )),

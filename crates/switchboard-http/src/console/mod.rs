@@ -1,8 +1,10 @@
 //! The admin console: server-rendered pages (askama, auto-escaped), our own CSS and JS, no
 //! inline script. Every page but `/login` needs a session; every form carries `csrf_token`.
 
+mod extensions;
 mod office365;
 mod pages;
+mod sync;
 
 use crate::auth::csrf;
 use crate::auth::session::{self, Session};
@@ -24,6 +26,23 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/static/app.css", get(pages::stylesheet))
         .route("/static/app.js", get(pages::script))
         .route("/static/favicon.svg", get(pages::favicon))
+        .route(
+            "/extensions",
+            get(extensions::list).post(extensions::create),
+        )
+        .route(
+            "/extensions/{number}",
+            get(extensions::detail).post(extensions::save),
+        )
+        .route(
+            "/extensions/{number}/excluded",
+            post(extensions::set_excluded),
+        )
+        .route("/extensions/{number}/delete", post(extensions::delete))
+        .route("/sync/users", get(sync::page))
+        .route("/sync/users/run", post(sync::run_now))
+        .route("/sync/users/preview", post(sync::preview))
+        .route("/sync/users/settings", post(sync::save_settings))
         .route(
             "/settings/office365",
             get(office365::page).post(office365::save_ids),

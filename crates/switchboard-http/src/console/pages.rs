@@ -183,23 +183,39 @@ pub(crate) async fn logout(
 struct DashboardPage {
     layout: Layout,
     settings: ConnectionSettings,
+    extension_count: Option<u64>,
+    sync: Option<super::sync::StatusView>,
 }
 
-/// `GET /`: the Office 365 connection at a glance.
+/// `GET /`: the Office 365 connection, the extensions and the user sync at a glance. A card
+/// whose data cannot be read says so (and the log has why) instead of failing the page.
 pub(crate) async fn dashboard(
     State(state): State<AppState>,
     ConsoleUser(session): ConsoleUser,
 ) -> Response {
-    match state.connection().settings().await {
-        Ok(settings) => render(
-            StatusCode::OK,
-            &DashboardPage {
-                layout: Layout::signed_in(&session, "dashboard"),
-                settings,
-            },
-        ),
-        Err(e) => internal_error(&e),
-    }
+    let settings = match state.connection().settings().await {
+        Ok(s) => s,
+        Err(e) => return internal_error(&e),
+    };
+    let extension_count = state
+        .extensions()
+        .count_extensions()
+        .await
+        .inspect_err(|e| tracing::error!(error = %e, "counting extensions failed"))
+        .ok();
+    let sync = super::sync::status_view(&state)
+        .await
+        .inspect_err(|e| tracing::error!(error = %e, "reading the user sync status failed"))
+        .ok();
+    render(
+        StatusCode::OK,
+        &DashboardPage {
+            layout: Layout::signed_in(&session, "dashboard"),
+            settings,
+            extension_count,
+            sync,
+        },
+    )
 }
 
 const LONG_CACHE: &str = "public, max-age=31536000, immutable";

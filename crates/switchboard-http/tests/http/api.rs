@@ -288,7 +288,26 @@ async fn openapi_describes_every_api_route_and_the_real_json() {
     assert_eq!(doc["openapi"], "3.1.0");
 
     let served = switchboard_http::api_route_list();
-    assert!(served.len() >= 6);
+    assert!(served.len() >= 18);
+    for (method, path) in [
+        ("GET", "/api/v1/extensions"),
+        ("POST", "/api/v1/extensions"),
+        ("GET", "/api/v1/extensions/{number}"),
+        ("PATCH", "/api/v1/extensions/{number}"),
+        ("DELETE", "/api/v1/extensions/{number}"),
+        ("PUT", "/api/v1/extensions/{number}/excluded"),
+        ("GET", "/api/v1/extensions/{number}/audit"),
+        ("GET", "/api/v1/audit"),
+        ("GET", "/api/v1/sync"),
+        ("POST", "/api/v1/sync/{kind}"),
+        ("GET", "/api/v1/settings/user-sync"),
+        ("PUT", "/api/v1/settings/user-sync"),
+    ] {
+        assert!(
+            served.iter().any(|(m, p)| m == method && *p == path),
+            "{method} {path} is not served"
+        );
+    }
     for (method, path) in &served {
         assert!(
             doc["paths"][path][method.to_lowercase()].is_object(),
@@ -335,5 +354,54 @@ async fn openapi_describes_every_api_route_and_the_real_json() {
     assert_eq!(
         keys(&schemas["Permission"]["properties"]),
         keys(&settings["required_permissions"][0])
+    );
+
+    // The same for extensions, the audit log, sync status, runs and the User Sync settings.
+    app.directory
+        .set_users(vec![crate::fakes::member(1, "Ada", "Lovelace")]);
+    let outcome = sync_users(&app, "").await;
+    let extension = get_json(&app, "/api/v1/extensions/100").await;
+    assert_eq!(keys(&schemas["Extension"]["properties"]), keys(&extension));
+    let audit = get_json(&app, "/api/v1/audit").await;
+    assert_eq!(keys(&schemas["AuditEntry"]["properties"]), keys(&audit[0]));
+    let status = get_json(&app, "/api/v1/sync").await;
+    assert_eq!(keys(&schemas["SyncOverview"]["properties"]), keys(&status));
+    assert_eq!(
+        keys(&schemas["UserSyncStatus"]["properties"]),
+        keys(&status["users"])
+    );
+    assert_eq!(
+        keys(&schemas["SyncRun"]["properties"]),
+        keys(&status["users"]["last_run"])
+    );
+    assert_eq!(
+        keys(&schemas["RunCounts"]["properties"]),
+        keys(&status["users"]["last_run"]["counts"])
+    );
+    assert_eq!(keys(&schemas["RunOutcome"]["properties"]), keys(&outcome));
+    let settings = get_json(&app, "/api/v1/settings/user-sync").await;
+    assert_eq!(
+        keys(&schemas["UserSyncConfig"]["properties"]),
+        keys(&settings)
+    );
+    // Every key of every plan step is one the PlanStep schema names.
+    app.directory.set_users(vec![
+        crate::fakes::member(1, "Ada", "Lovelace"),
+        crate::fakes::guest(2, "Visitor"),
+        crate::fakes::member(3, "Alan", "Turing"),
+    ]);
+    let plan = sync_users(&app, "?full=true&dry_run=true").await;
+    let step_keys = keys(&schemas["PlanStep"]["properties"]);
+    let steps = plan["plan"].as_array().unwrap();
+    assert!(steps.len() >= 2);
+    for step in steps {
+        for k in keys(step) {
+            assert!(step_keys.contains(&k), "{k} of {step} is not in PlanStep");
+        }
+    }
+    let create = steps.iter().find(|s| s["action"] == "create").unwrap();
+    assert_eq!(
+        keys(&schemas["SyncedFields"]["properties"]),
+        keys(&create["fields"])
     );
 }

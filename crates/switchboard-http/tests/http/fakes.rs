@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 use secrecy::SecretString;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 use switchboard_core::Clock;
@@ -12,9 +12,12 @@ use switchboard_core::office365::{
     CertificateInfo, ConnectFailure, Connection, GeneratedCredential,
 };
 use switchboard_core::ports::{
-    AppCredentials, AppToken, CertificateError, CertificateFactory, KeyVault, Organization, Store,
+    AppCredentials, AppToken, CertificateError, CertificateFactory, DirectoryChange,
+    DirectoryCursor, DirectoryError, DirectoryPage, DirectorySource, KeyVault, Organization, Store,
     StoreError, TenantGateway, VaultError,
 };
+use switchboard_core::users::DirectoryUser;
+use tokio::sync::Semaphore;
 
 pub const CERT_PEM: &str =
     "-----BEGIN CERTIFICATE-----\nMIIBfakeCERTIFICATEbody0123456789\n-----END CERTIFICATE-----\n";
@@ -238,5 +241,147 @@ pub struct FixedClock(pub Timestamp);
 impl Clock for FixedClock {
     fn now(&self) -> Timestamp {
         self.0
+    }
+}
+
+/// Microsoft 365 users for `UserSync`: the full list is `users` in one page; every delta round
+/// returns the next scripted `deltas` entry (or nothing). With `block()`, every call waits
+/// until `release()`, so a run can be held in flight.
+#[derive(Debug, Default)]
+pub struct FakeDirectory {
+    pub users: Mutex<Vec<DirectoryUser>>,
+    pub deltas: Mutex<VecDeque<Vec<DirectoryChange>>>,
+    pub error: Mutex<Option<DirectoryError>>,
+    gate: Mutex<Option<std::sync::Arc<Semaphore>>>,
+    rounds: AtomicU32,
+    pub calls: AtomicU32,
+}
+
+impl FakeDirectory {
+    pub fn set_users(&self, users: Vec<DirectoryUser>) {
+        *self.users.lock().unwrap_or_else(|e| e.into_inner()) = users;
+    }
+    pub fn fail_with(&self, error: Option<DirectoryError>) {
+        *self.error.lock().unwrap_or_else(|e| e.into_inner()) = error;
+    }
+    pub fn block(&self) {
+        *self.gate.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some(std::sync::Arc::new(Semaphore::new(0)));
+    }
+    pub fn release(&self) {
+        if let Some(gate) = self.gate.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            gate.add_permits(1);
+        }
+    }
+}
+
+#[async_trait]
+impl DirectorySource for FakeDirectory {
+    async fn users_page(&self, cursor: &DirectoryCursor) -> Result<DirectoryPage, DirectoryError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let gate = self.gate.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(gate) = gate {
+            let _permit = gate.acquire().await;
+        }
+        if let Some(e) = self.error.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+            return Err(e);
+        }
+        let round = self.rounds.fetch_add(1, Ordering::SeqCst);
+        Ok(match cursor {
+            DirectoryCursor::FullList { .. } => DirectoryPage {
+                changes: self
+                    .users
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .iter()
+                    .cloned()
+                    .map(DirectoryChange::Upsert)
+                    .collect(),
+                next: None,
+                delta_link: None,
+            },
+            DirectoryCursor::LatestDelta => DirectoryPage {
+                changes: Vec::new(),
+                next: None,
+                delta_link: Some(format!("https://graph.test/v1.0/users/delta?round={round}")),
+            },
+            DirectoryCursor::Link(_) => DirectoryPage {
+                changes: self
+                    .deltas
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .pop_front()
+                    .unwrap_or_default(),
+                next: None,
+                delta_link: Some(format!("https://graph.test/v1.0/users/delta?round={round}")),
+            },
+        })
+    }
+
+    async fn group_member_ids(&self, _group_id: &str) -> Result<Vec<String>, DirectoryError> {
+        Ok(Vec::new())
+    }
+}
+
+/// A member of the tenant with the usual attributes.
+pub fn member(n: u32, first: &str, last: &str) -> DirectoryUser {
+    let upn = format!(
+        "{}.{}@contoso.com",
+        first.to_lowercase(),
+        last.to_lowercase()
+    );
+    DirectoryUser {
+        id: user_id(n),
+        display_name: Some(format!("{first} {last}")),
+        given_name: Some(first.into()),
+        surname: Some(last.into()),
+        mail: Some(upn.clone()),
+        user_principal_name: Some(upn),
+        mobile_phone: Some(format!("+1 425 555 01{n:02}")),
+        business_phones: Vec::new(),
+        job_title: Some("Engineer".into()),
+        department: Some("Sales".into()),
+        office_location: Some("Building 1".into()),
+        account_enabled: Some(true),
+        user_type: Some("Member".into()),
+        employee_id: None,
+    }
+}
+
+/// A guest: skipped unless guests are included.
+pub fn guest(n: u32, name: &str) -> DirectoryUser {
+    DirectoryUser {
+        user_type: Some("Guest".into()),
+        display_name: Some(name.into()),
+        ..member(n, name, "Guest")
+    }
+}
+
+/// The Entra object id of test user `n`.
+pub fn user_id(n: u32) -> String {
+    format!("00000000-0000-4000-8000-{n:012}")
+}
+
+/// Starts at a fixed instant and moves one second on every reading, so runs have distinct
+/// start times (the sync's clock; sessions and certificates keep the fixed one).
+#[derive(Debug)]
+pub struct SteppingClock {
+    start: Timestamp,
+    ticks: AtomicU32,
+}
+
+impl SteppingClock {
+    pub fn new(start: Timestamp) -> Self {
+        Self {
+            start,
+            ticks: AtomicU32::new(0),
+        }
+    }
+}
+
+impl Clock for SteppingClock {
+    fn now(&self) -> Timestamp {
+        let n = self.ticks.fetch_add(1, Ordering::SeqCst);
+        self.start + SignedDuration::from_secs(i64::from(n))
     }
 }

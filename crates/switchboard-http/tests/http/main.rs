@@ -5,9 +5,14 @@
 mod api;
 mod consent;
 mod console;
+mod console_sync;
+mod extensions;
 mod fakes;
+mod sync;
 
-use fakes::{FakeFactory, FakeGateway, FakeVault, FixedClock, MemStore};
+use fakes::{
+    FakeDirectory, FakeFactory, FakeGateway, FakeVault, FixedClock, MemStore, SteppingClock,
+};
 use reqwest::redirect::Policy;
 use reqwest::{Client, Response, StatusCode};
 use std::net::SocketAddr;
@@ -15,7 +20,9 @@ use std::sync::Arc;
 use switchboard_core::auth::{AdminUser, ApiTokenRecord};
 use switchboard_core::office365::{ConnectionService, ServiceOptions};
 use switchboard_core::ports::Store;
-use switchboard_http::{AppState, HttpConfig, auth};
+use switchboard_core::users::{FreshnessMode, UserSync};
+use switchboard_http::{AppDeps, AppState, HttpConfig, auth};
+use switchboard_store::SqlStore;
 
 pub const USER: &str = "admin";
 pub const PASSWORD: &str = "correct horse battery";
@@ -27,6 +34,10 @@ pub struct TestApp {
     pub base: String,
     pub store: Arc<MemStore>,
     pub gateway: Arc<FakeGateway>,
+    /// Extensions, audit log, sync runs and settings: the real SQLite store, in memory.
+    pub extensions: Arc<SqlStore>,
+    pub directory: Arc<FakeDirectory>,
+    pub user_sync: Arc<UserSync>,
     pub token: String,
 }
 
@@ -74,13 +85,23 @@ impl TestApp {
             })
             .await
             .unwrap();
-        let state = AppState::new(
-            store.clone(),
+        let extensions = Arc::new(switchboard_store::open("sqlite::memory:").await.unwrap());
+        let directory = Arc::new(FakeDirectory::default());
+        let user_sync = Arc::new(UserSync::new(
+            directory.clone(),
+            extensions.clone(),
+            Arc::new(SteppingClock::new(clock.0)),
+            FreshnessMode::Polling,
+        ));
+        let state = AppState::new(AppDeps {
+            store: store.clone(),
+            extensions: extensions.clone(),
             connection,
+            user_sync: user_sync.clone(),
             clock,
             config,
-            Arc::new(|| "# HELP process_up test\nprocess_up 1\n".to_owned()),
-        );
+            metrics: Arc::new(|| "# HELP process_up test\nprocess_up 1\n".to_owned()),
+        });
         let app = switchboard_http::router(state);
         tokio::spawn(async move {
             axum::serve(
@@ -94,6 +115,9 @@ impl TestApp {
             base,
             store,
             gateway,
+            extensions,
+            directory,
+            user_sync,
             token,
         }
     }
@@ -206,4 +230,24 @@ pub async fn configure(app: &TestApp) {
         .await
         .unwrap();
     assert_eq!(keypair.status(), StatusCode::OK);
+}
+
+/// `GET path` with the token; must answer 200 with JSON.
+pub async fn get_json(app: &TestApp, path: &str) -> serde_json::Value {
+    let r = app.api(reqwest::Method::GET, path).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "GET {path}");
+    r.json().await.unwrap()
+}
+
+/// `POST /api/v1/sync/users{query}` with the token; must answer 200 (the outcome).
+pub async fn sync_users(app: &TestApp, query: &str) -> serde_json::Value {
+    let r = app
+        .api(reqwest::Method::POST, &format!("/api/v1/sync/users{query}"))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(status, StatusCode::OK, "sync {query}: {body}");
+    body
 }

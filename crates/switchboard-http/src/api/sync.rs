@@ -1,0 +1,189 @@
+//! `/api/v1/sync` and `/api/v1/settings/user-sync`: sync status, runs on demand (or their plan)
+//! and the User Sync settings.
+
+use super::openapi::schema;
+use super::{ApiJson, ApiQuery, Principal};
+use crate::error::{ApiError, ErrorBody};
+use crate::state::AppState;
+use crate::user_sync::{
+    OutcomeView, check_scope, error_status, merge_config, start_in_background, users_status,
+};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use serde::{Deserialize, Serialize};
+use switchboard_core::users::{RunRequest, SyncError, UserSyncConfig, UserSyncStatus};
+
+/// The sync kinds that exist so far.
+const KINDS: &str = "users";
+
+fn sync_error(e: &SyncError) -> ApiError {
+    let (status, message) = error_status(e);
+    ApiError::new(status, message)
+}
+
+/// `GET /api/v1/sync`: one entry per sync kind (only `users` so far).
+#[derive(Debug, Serialize)]
+pub(crate) struct SyncOverview {
+    users: UserSyncStatus,
+}
+
+/// What each sync is doing: enabled, mode, the running job's progress, the last run, the next
+/// run and the last full sync.
+#[utoipa::path(
+    get,
+    path = "/api/v1/sync",
+    tag = "sync",
+    responses(
+        (status = 200, description = "Status per sync kind", body = schema::SyncOverview),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+    )
+)]
+pub(crate) async fn status(State(state): State<AppState>) -> Result<Json<SyncOverview>, ApiError> {
+    let users = users_status(&state).await.map_err(|e| sync_error(&e))?;
+    Ok(Json(SyncOverview { users }))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct RunQuery {
+    #[serde(default)]
+    full: bool,
+    #[serde(default)]
+    dry_run: bool,
+    wait: Option<bool>,
+}
+
+/// `wait=false` answer.
+#[derive(Debug, Serialize)]
+pub(crate) struct Started {
+    started: bool,
+    message: &'static str,
+}
+
+/// Runs a sync now: a delta run when one has run before, a full run with `full=true` (or when
+/// none has run yet). `dry_run=true` changes nothing and returns the plan, each step with its
+/// reason. By default the call waits for the result; `wait=false` answers 202 at once and the
+/// run goes on in the background (follow it with `GET /api/v1/sync`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/sync/{kind}",
+    tag = "sync",
+    params(
+        ("kind" = String, Path, description = "The sync kind: `users`"),
+        ("full" = Option<bool>, Query, description = "A full sync instead of a delta run"),
+        ("dry_run" = Option<bool>, Query, description = "Plan only: change nothing and return the plan"),
+        ("wait" = Option<bool>, Query, description = "Wait for the result (default true); false answers 202 and runs in the background"),
+    ),
+    responses(
+        (status = 200, description = "The finished run, and for a dry run its plan", body = schema::RunOutcome),
+        (status = 202, description = "Started in the background", body = schema::SyncStarted),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Console session without X-CSRF-Token", body = ErrorBody),
+        (status = 404, description = "Unknown sync kind", body = ErrorBody),
+        (status = 409, description = "A run of this kind is already going", body = ErrorBody),
+        (status = 422, description = "A dry run cannot run in the background", body = ErrorBody),
+        (status = 502, description = "Microsoft 365 could not be read; the message says why", body = ErrorBody),
+    )
+)]
+pub(crate) async fn run(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(kind): Path<String>,
+    ApiQuery(query): ApiQuery<RunQuery>,
+) -> Result<Response, ApiError> {
+    if kind != "users" {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!(
+                "There is no sync kind \"{}\": the kinds are {KINDS} (contacts and calendar are not available yet).",
+                kind.chars().take(40).collect::<String>()
+            ),
+        ));
+    }
+    let wait = query.wait.unwrap_or(true);
+    if query.dry_run && !wait {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "A dry run answers with its plan, so it cannot run in the background: leave out wait=false.",
+        ));
+    }
+    let request = RunRequest {
+        full: query.full,
+        dry_run: query.dry_run,
+        actor: who.actor.clone(),
+    };
+    tracing::info!(user = %who.username, via = who.via, full = query.full, dry_run = query.dry_run, wait, "user sync requested");
+    if !wait {
+        start_in_background(state.user_sync(), request)
+            .await
+            .map_err(|e| sync_error(&e))?;
+        return Ok((
+            StatusCode::ACCEPTED,
+            Json(Started {
+                started: true,
+                message: "The user sync is running in the background: GET /api/v1/sync shows its progress.",
+            }),
+        )
+            .into_response());
+    }
+    let outcome = state
+        .user_sync()
+        .run(request)
+        .await
+        .map_err(|e| sync_error(&e))?;
+    Ok(Json(OutcomeView::from(outcome)).into_response())
+}
+
+/// The User Sync settings.
+#[utoipa::path(
+    get,
+    path = "/api/v1/settings/user-sync",
+    tag = "sync",
+    responses(
+        (status = 200, description = "The settings", body = schema::UserSyncConfig),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+    )
+)]
+pub(crate) async fn get_settings(
+    State(state): State<AppState>,
+) -> Result<Json<UserSyncConfig>, ApiError> {
+    Ok(Json(
+        state
+            .user_sync()
+            .config()
+            .await
+            .map_err(|e| sync_error(&e))?,
+    ))
+}
+
+/// Saves the User Sync settings. Keys left out keep their current value; unknown keys are
+/// refused. Scope ids are Entra object ids (GUIDs), stored lower-case.
+#[utoipa::path(
+    put,
+    path = "/api/v1/settings/user-sync",
+    tag = "sync",
+    request_body = schema::UserSyncConfig,
+    responses(
+        (status = 200, description = "Saved; the new settings", body = schema::UserSyncConfig),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Console session without X-CSRF-Token", body = ErrorBody),
+        (status = 422, description = "A setting is not valid; the message says which and how to fix it", body = ErrorBody),
+    )
+)]
+pub(crate) async fn put_settings(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+    ApiJson(body): ApiJson<serde_json::Value>,
+) -> Result<Json<UserSyncConfig>, ApiError> {
+    let sync = state.user_sync();
+    let current = sync.config().await.map_err(|e| sync_error(&e))?;
+    let invalid = |m: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, m);
+    let mut config = merge_config(&current, body).map_err(invalid)?;
+    check_scope(&mut config).map_err(invalid)?;
+    sync.save_config(&config)
+        .await
+        .map_err(|e| sync_error(&e))?;
+    tracing::info!(user = %who.username, via = who.via, "user sync settings saved");
+    Ok(Json(config))
+}
