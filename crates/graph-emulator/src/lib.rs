@@ -1,7 +1,7 @@
 //! A faithful offline emulator of Microsoft Entra ID (client-credentials tokens with a
-//! certificate, admin consent) and Microsoft Graph v1.0, following
-//! `shared/graph-protocol.md`. It shares no code with the project's Graph client on purpose:
-//! a serde mistake cannot hide on both sides.
+//! certificate, admin consent) and Microsoft Graph v1.0 (organization, users, users delta,
+//! groups and their members), following `shared/graph-protocol.md`. It shares no code with the
+//! project's Graph client on purpose: a serde mistake cannot hide on both sides.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -14,6 +14,7 @@
 mod certificate;
 mod clock;
 mod control;
+mod directory;
 mod entra;
 mod faults;
 mod graph;
@@ -30,20 +31,24 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tower::ServiceExt as _;
 
-pub use state::AppState;
+pub use state::{AppState, DirectoryStats};
 
 /// How to start an emulator.
 #[derive(Debug, Clone)]
 pub struct EmulatorConfig {
     /// Address to listen on; port 0 picks an ephemeral port.
     pub listen: SocketAddr,
-    /// Seed for every generated id and random choice (tenant id, app ids, token lifetimes).
+    /// Seed for every generated id and random choice (tenant id, app ids, token lifetimes,
+    /// the generated users and groups).
     pub seed: u64,
     /// Tenant GUID; generated from `seed` when `None`.
     pub tenant_id: Option<String>,
     /// The tenant's initial verified domain.
     pub tenant_domain: String,
     pub organization_name: String,
+    /// Users to generate at start (with department and nested groups); 0 = an empty
+    /// directory. The tenant follows from `seed`: same seed, same users.
+    pub users: usize,
 }
 
 impl Default for EmulatorConfig {
@@ -54,6 +59,7 @@ impl Default for EmulatorConfig {
             tenant_id: None,
             tenant_domain: "contoso.onmicrosoft.com".to_owned(),
             organization_name: "Contoso".to_owned(),
+            users: 0,
         }
     }
 }
@@ -95,7 +101,13 @@ impl RunningEmulator {
             ip => ip,
         };
         let base_url = format!("http://{}", SocketAddr::new(host, addr.port()));
-        let state = AppState::new(&config, base_url.clone())?;
+        // Generating a large tenant takes a moment: keep it off the async worker.
+        let state = {
+            let base_url = base_url.clone();
+            tokio::task::spawn_blocking(move || AppState::new(&config, base_url))
+                .await
+                .map_err(std::io::Error::other)??
+        };
         let (tenant_id, tenant_domain) = {
             let tenant = state.tenant();
             (tenant.id.clone(), tenant.domain.clone())

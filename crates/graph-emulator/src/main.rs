@@ -1,4 +1,4 @@
-//! `graph-emulator [--listen ADDR] [--seed S]`: the emulator as a standalone server.
+//! `graph-emulator [--listen ADDR] [--seed S] [--users N]`: the emulator as a standalone server.
 
 use std::net::SocketAddr;
 
@@ -15,6 +15,9 @@ struct Args {
     /// Seed for generated ids and random choices.
     #[arg(long, default_value_t = 0, env = "GRAPH_EMULATOR_SEED")]
     seed: u64,
+    /// Users to generate (with department and nested groups); same seed, same tenant.
+    #[arg(long, default_value_t = 0, env = "GRAPH_EMULATOR_USERS")]
+    users: usize,
     /// Tenant GUID (generated from the seed when absent).
     #[arg(long)]
     tenant_id: Option<String>,
@@ -35,6 +38,7 @@ async fn main() -> std::process::ExitCode {
         tenant_id: args.tenant_id,
         tenant_domain: args.domain,
         organization_name: args.organization,
+        users: args.users,
     };
     let emulator = match RunningEmulator::start(config).await {
         Ok(e) => e,
@@ -45,9 +49,10 @@ async fn main() -> std::process::ExitCode {
     };
     println!("graph-emulator listening on {}", emulator.base_url());
     println!(
-        "tenant {} ({})",
+        "tenant {} ({}), {} users",
         emulator.tenant_id(),
-        emulator.tenant_domain()
+        emulator.tenant_domain(),
+        args.users
     );
     println!(
         "token endpoint: {}/{}/oauth2/v2.0/token",

@@ -1,7 +1,7 @@
 //! Shared emulator state: one tenant behind one mutex, plus the clock, faults and stats.
 //!
-//! Later Graph resources (users, contacts, events, subscriptions) are meant to live in
-//! [`Tenant`] too, so one lock keeps every request's view consistent.
+//! Graph resources (the directory's users and groups; later contacts, events, subscriptions)
+//! live in [`Tenant`] too, so one lock keeps every request's view consistent.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
@@ -15,6 +15,8 @@ use serde::{Deserialize, Serialize};
 use crate::EmulatorConfig;
 use crate::certificate::Certificate;
 use crate::clock::Clock;
+use crate::directory::Directory;
+use crate::directory::generate::{self, TenantSeed};
 use crate::faults::Faults;
 use crate::stats::Stats;
 
@@ -74,8 +76,19 @@ impl AppState {
                 ),
             ));
         }
+        let mut directory = Directory::new();
+        generate::populate(
+            &mut directory,
+            &TenantSeed {
+                users: config.users,
+                seed: config.seed,
+                domain: &domain,
+                company: &config.organization_name,
+            },
+        );
         let tenant = Tenant {
             id,
+            directory,
             domain,
             display_name: config.organization_name.clone(),
             created: Timestamp::from_second(
@@ -129,6 +142,18 @@ impl AppState {
         lock(&self.inner.stats)
     }
 
+    /// Size of the emulated directory, for checks and benchmarks.
+    pub fn directory_stats(&self) -> DirectoryStats {
+        let tenant = self.tenant();
+        let (users, soft_deleted_users, groups) = tenant.directory.counts();
+        DirectoryStats {
+            users,
+            soft_deleted_users,
+            groups,
+            approx_heap_bytes: tenant.directory.approx_heap_bytes(),
+        }
+    }
+
     /// Base URL as the client sees it: from the `Host` header when present, so absolute URLs
     /// and the expected assertion audience follow whatever name the client used (§7).
     pub(crate) fn request_base(&self, headers: &axum::http::HeaderMap) -> String {
@@ -139,6 +164,17 @@ impl AppState {
             .map(|h| format!("http://{h}"))
             .unwrap_or_else(|| self.inner.base_url.clone())
     }
+}
+
+/// See [`AppState::directory_stats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DirectoryStats {
+    /// Live users.
+    pub users: usize,
+    pub soft_deleted_users: usize,
+    pub groups: usize,
+    /// Rough heap use of users, indexes, change log and groups.
+    pub approx_heap_bytes: usize,
 }
 
 /// A random (v4) GUID from the seeded RNG, so a seed reproduces the same tenant and ids.
@@ -162,6 +198,8 @@ pub struct Tenant {
     /// `appId jti` → time after which the assertion could no longer be replayed anyway.
     pub used_assertions: HashMap<String, Timestamp>,
     pub rng: StdRng,
+    /// Users and groups (graph-protocol.md §2).
+    pub directory: Directory,
 }
 
 /// How `{tenant}` in a login path resolves.

@@ -2,12 +2,14 @@
 //! Graph: no faults, no stats, plain JSON errors `{"error": kind, "message": text}`.
 
 mod apps;
+mod groups;
 mod ops;
+mod users;
 
 use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
@@ -19,6 +21,26 @@ pub fn router() -> Router<AppState> {
         .route(
             "/_emulator/apps/{app_id}",
             get(apps::show).patch(apps::update).delete(apps::remove),
+        )
+        .route("/_emulator/users", get(users::list).post(users::create))
+        .route(
+            "/_emulator/users/{id}",
+            get(users::show).patch(users::update).delete(users::remove),
+        )
+        .route("/_emulator/users/{id}/restore", post(users::restore))
+        .route("/_emulator/groups", get(groups::list).post(groups::create))
+        .route(
+            "/_emulator/groups/{id}",
+            get(groups::show).delete(groups::remove),
+        )
+        .route(
+            "/_emulator/groups/{id}/members/{member_id}",
+            post(groups::add_member).delete(groups::remove_member),
+        )
+        .route("/_emulator/delta/expire", post(ops::delta_expire))
+        .route(
+            "/_emulator/quirks",
+            get(ops::quirks_get).post(ops::quirks_set),
         )
         .route("/_emulator/tenant", get(ops::tenant))
         .route("/_emulator/clock", get(ops::clock_get).post(ops::clock_set))
@@ -84,6 +106,6 @@ async fn not_found() -> Problem {
     problem(
         StatusCode::NOT_FOUND,
         "not_found",
-        "no such control endpoint; see /_emulator/apps, /tenant, /clock, /faults, /stats",
+        "no such control endpoint; see /_emulator/apps, /users, /groups, /tenant, /clock, /faults, /stats, /delta/expire, /quirks",
     )
 }

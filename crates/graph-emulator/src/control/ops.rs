@@ -1,4 +1,4 @@
-//! `/_emulator/tenant`, `/clock`, `/faults`, `/stats`.
+//! `/_emulator/tenant`, `/clock`, `/faults`, `/stats`, `/delta/expire`, `/quirks`.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -10,17 +10,75 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Problem, bad_request, parse_body};
+use crate::directory::{ExpireMode, Quirks};
 use crate::faults::Fault;
 use crate::state::AppState;
 
 pub async fn tenant(State(state): State<AppState>) -> Response {
     let tenant = state.tenant();
+    let (users, soft_deleted, groups) = tenant.directory.counts();
     Json(json!({
         "id": tenant.id,
         "domain": tenant.domain,
         "displayName": tenant.display_name,
+        "users": users,
+        "softDeletedUsers": soft_deleted,
+        "groups": groups,
     }))
     .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expire {
+    mode: ExpireMode,
+}
+
+/// `POST /_emulator/delta/expire {"mode": "gone" | "syncStateNotFound"}`: every delta token
+/// (deltaLink and nextLink) issued so far fails from now on, the way `mode` says.
+pub async fn delta_expire(State(state): State<AppState>, body: Bytes) -> Result<Response, Problem> {
+    let expire: Expire = parse_body(&body)?;
+    let mut tenant = state.tenant();
+    let dir = &mut tenant.directory;
+    dir.expired_epochs.push(expire.mode);
+    dir.delta_epoch = dir.delta_epoch.saturating_add(1);
+    Ok(Json(json!({ "epoch": dir.delta_epoch, "mode": expire.mode })).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuirksPatch {
+    delta_replays: Option<bool>,
+    empty_pages: Option<bool>,
+    delta_page_size: Option<u32>,
+}
+
+pub async fn quirks_get(State(state): State<AppState>) -> Response {
+    let quirks: Quirks = state.tenant().directory.quirks.clone();
+    Json(quirks).into_response()
+}
+
+/// `POST /_emulator/quirks`: changes the fields sent, returns all of them.
+pub async fn quirks_set(State(state): State<AppState>, body: Bytes) -> Result<Response, Problem> {
+    let patch: QuirksPatch = parse_body(&body)?;
+    if patch
+        .delta_page_size
+        .is_some_and(|n| !(1..=999).contains(&n))
+    {
+        return Err(bad_request("delta_page_size must be 1..=999"));
+    }
+    let mut tenant = state.tenant();
+    let quirks = &mut tenant.directory.quirks;
+    if let Some(v) = patch.delta_replays {
+        quirks.delta_replays = v;
+    }
+    if let Some(v) = patch.empty_pages {
+        quirks.empty_pages = v;
+    }
+    if let Some(v) = patch.delta_page_size {
+        quirks.delta_page_size = v;
+    }
+    Ok(Json(quirks.clone()).into_response())
 }
 
 #[derive(Debug, Deserialize)]

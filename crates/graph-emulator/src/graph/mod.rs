@@ -1,10 +1,15 @@
 //! The Microsoft Graph v1.0 half.
 
 pub mod auth;
+pub mod delta;
 pub mod errors;
+pub mod filter;
+pub mod groups;
 pub mod headers;
 pub mod organization;
+pub mod paging;
 pub mod query;
+pub mod users;
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -21,6 +26,51 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/v1.0/organization",
             get(organization::list).fallback(method_not_allowed),
+        )
+        .route("/v1.0/users", get(users::list).fallback(method_not_allowed))
+        .route(
+            "/v1.0/users/$count",
+            get(users::count).fallback(method_not_allowed),
+        )
+        .route(
+            "/v1.0/users/delta",
+            get(delta::delta).fallback(method_not_allowed),
+        )
+        .route(
+            "/v1.0/users/{id}",
+            get(users::get).fallback(method_not_allowed),
+        )
+        .route(
+            "/v1.0/groups",
+            get(groups::list).fallback(method_not_allowed),
+        )
+        .route(
+            "/v1.0/groups/{id}",
+            get(groups::get).fallback(method_not_allowed),
+        )
+        .route(
+            "/v1.0/groups/{id}/members",
+            get(groups::members).fallback(method_not_allowed),
+        )
+        .route(
+            "/v1.0/groups/{id}/members/microsoft.graph.user",
+            get(groups::members_users).fallback(method_not_allowed),
+        )
+        .route(
+            "/v1.0/groups/{id}/members/microsoft.graph.group",
+            get(groups::members_groups).fallback(method_not_allowed),
+        )
+        .route(
+            "/v1.0/groups/{id}/transitiveMembers",
+            get(groups::transitive).fallback(method_not_allowed),
+        )
+        .route(
+            "/v1.0/groups/{id}/transitiveMembers/microsoft.graph.user",
+            get(groups::transitive_users).fallback(method_not_allowed),
+        )
+        .route(
+            "/v1.0/groups/{id}/transitiveMembers/microsoft.graph.group",
+            get(groups::transitive_groups).fallback(method_not_allowed),
         )
         .route("/v1.0/{*rest}", any(unknown_segment))
         .fallback(unknown_version)
@@ -50,8 +100,43 @@ async fn unknown_segment(
 }
 
 /// Static path segments the Graph routes use, in their canonical case. Later resources
-/// (users, delta, contactFolders, calendarView, subscriptions, $batch…) are added here.
-const KNOWN_SEGMENTS: &[&str] = &["organization"];
+/// (contactFolders, calendarView, subscriptions, $batch…) are added here.
+const KNOWN_SEGMENTS: &[&str] = &[
+    "organization",
+    "users",
+    "groups",
+    "delta",
+    "$count",
+    "members",
+    "transitiveMembers",
+    "microsoft.graph.user",
+    "microsoft.graph.group",
+];
+
+/// Other spellings of a segment: `/delta` is short for `/microsoft.graph.delta`, and the
+/// SDKs call functions with parentheses (`delta()`).
+const SEGMENT_ALIASES: &[(&str, &str)] = &[
+    ("microsoft.graph.delta", "delta"),
+    ("microsoft.graph.delta()", "delta"),
+    ("delta()", "delta"),
+    ("%24count", "$count"),
+];
+
+/// Segments after which the next one is an object id, not a resource name.
+const COLLECTIONS: &[&str] = &["users", "groups"];
+
+fn canonical_segment(seg: &str) -> Option<&'static str> {
+    KNOWN_SEGMENTS
+        .iter()
+        .find(|k| k.eq_ignore_ascii_case(seg))
+        .copied()
+        .or_else(|| {
+            SEGMENT_ALIASES
+                .iter()
+                .find(|(alias, _)| alias.eq_ignore_ascii_case(seg))
+                .map(|(_, canonical)| *canonical)
+        })
+}
 
 /// Graph resolves path segments case-insensitively (`/calendarview` works like
 /// `/calendarView`) and ignores one trailing slash, while the router is exact: rewrite
@@ -66,14 +151,18 @@ pub fn canonicalize_request(mut req: Request) -> Request {
         return req;
     };
     let rest = rest.strip_suffix('/').unwrap_or(rest);
+    let mut after_collection = false;
     let segments: Vec<&str> = rest
         .split('/')
         .map(|seg| {
-            KNOWN_SEGMENTS
-                .iter()
-                .find(|k| k.eq_ignore_ascii_case(seg))
-                .copied()
-                .unwrap_or(seg)
+            // `/users/{id}`: an id is kept as sent, even one that spells "delta" oddly.
+            let canonical = if after_collection {
+                canonical_segment(seg).filter(|c| matches!(*c, "delta" | "$count"))
+            } else {
+                canonical_segment(seg)
+            };
+            after_collection = canonical.is_some_and(|c| COLLECTIONS.contains(&c));
+            canonical.unwrap_or(seg)
         })
         .collect();
     let canonical = format!("/v1.0/{}", segments.join("/"));
@@ -94,17 +183,24 @@ pub fn canonicalize_request(mut req: Request) -> Request {
     req
 }
 
-/// The first segment no route knows, for the "Resource not found" message.
+/// The first segment no route knows, for the "Resource not found" message: known names and
+/// the id after a collection are skipped.
 fn first_unknown_segment(path: &str) -> String {
     let rest = path.strip_prefix("/v1.0/").unwrap_or(path);
-    let mut segments = rest.split('/').filter(|s| !s.is_empty());
-    let first = segments.next().unwrap_or("");
-    let seg = if KNOWN_SEGMENTS.contains(&first) {
-        segments.next().unwrap_or(first)
-    } else {
-        first
-    };
-    percent_decode(seg)
+    let mut id_next = false;
+    let mut last = "";
+    for seg in rest.split('/').filter(|s| !s.is_empty()) {
+        last = seg;
+        if id_next {
+            id_next = false;
+            continue;
+        }
+        match canonical_segment(seg) {
+            Some(known) => id_next = COLLECTIONS.contains(&known),
+            None => return percent_decode(seg),
+        }
+    }
+    percent_decode(last)
 }
 
 fn percent_decode(s: &str) -> String {

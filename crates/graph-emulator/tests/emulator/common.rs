@@ -294,3 +294,128 @@ pub fn assert_entra_error(r: &Reply, status: StatusCode, error: &str, code: u64)
     );
     body
 }
+
+/// Roles that read users and groups.
+pub const READER_ROLES: &[&str] = &["User.Read.All", "GroupMember.Read.All"];
+
+/// An emulator (seed 7) with `users` generated users.
+pub async fn start_users(users: usize) -> Emu {
+    start_config(EmulatorConfig {
+        seed: 7,
+        users,
+        ..EmulatorConfig::default()
+    })
+    .await
+}
+
+pub async fn start_config(config: EmulatorConfig) -> Emu {
+    let emu = RunningEmulator::start(config)
+        .await
+        .expect("emulator starts");
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    Emu {
+        base: emu.base_url(),
+        tenant: emu.tenant_id().to_owned(),
+        emu,
+        http,
+    }
+}
+
+impl Emu {
+    /// A token for a consented app holding [`READER_ROLES`].
+    pub async fn reader(&self) -> String {
+        let app = self.app(READER_ROLES, true).await;
+        self.access_token(&app).await
+    }
+
+    /// GET an absolute URL (a nextLink, deltaLink or Location) with a token.
+    pub async fn follow(&self, url: &str, token: &str, headers: &[(&str, &str)]) -> Reply {
+        let mut req = self.http.get(url).bearer_auth(token);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        Reply::from(req.send().await.expect("GET")).await
+    }
+
+    /// Walks a collection from `path` through every nextLink; returns the pages' bodies.
+    pub async fn walk(&self, path: &str, token: &str, headers: &[(&str, &str)]) -> Vec<Value> {
+        let mut pages = Vec::new();
+        let mut url = self.url(path);
+        loop {
+            let r = self.follow(&url, token, headers).await;
+            assert_eq!(r.status, StatusCode::OK, "{url}: {}", r.text);
+            let body = r.json();
+            let next = body["@odata.nextLink"].as_str().map(str::to_owned);
+            pages.push(body);
+            match next {
+                Some(n) => {
+                    assert!(
+                        n.starts_with(&self.base),
+                        "absolute link on the emulator: {n}"
+                    );
+                    url = n;
+                }
+                None => return pages,
+            }
+        }
+    }
+
+    pub async fn patch_json(&self, path: &str, body: Value) -> Reply {
+        self.send_json(reqwest::Method::PATCH, path, body).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Reply {
+        let r = self
+            .http
+            .delete(self.url(path))
+            .send()
+            .await
+            .expect("DELETE");
+        Reply::from(r).await
+    }
+
+    /// Creates a user through the control API; returns its id.
+    pub async fn create_user(&self, body: Value) -> String {
+        let r = self.post_json("/_emulator/users", body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        r.json()["id"].as_str().expect("id").to_owned()
+    }
+}
+
+/// All `value` items of a walk.
+pub fn items(pages: &[Value]) -> Vec<Value> {
+    pages
+        .iter()
+        .flat_map(|p| p["value"].as_array().cloned().unwrap_or_default())
+        .collect()
+}
+
+/// Asserts a Graph error's status, code and message.
+pub fn assert_error(r: &Reply, status: StatusCode, code: &str, message: &str) {
+    assert_eq!(r.status, status, "{}", r.text);
+    let body = r.json();
+    assert_eq!(body["error"]["code"], code, "{}", r.text);
+    assert_eq!(body["error"]["message"], message, "{}", r.text);
+    assert!(
+        body["error"]["innerError"]["request-id"].is_string(),
+        "{}",
+        r.text
+    );
+}
+
+impl Emu {
+    /// Like [`Emu::reader`] after the emulator clock moved `offset` seconds ahead of the wall
+    /// clock: the client assertion has to be dated in emulator time.
+    pub async fn reader_after(&self, offset: i64) -> String {
+        let app = self.app(READER_ROLES, true).await;
+        let mut assertion = Assertion::new(self, &app);
+        assertion.nbf = assertion.nbf.map(|n| n + offset);
+        assertion.exp += offset;
+        let r = self.token_with(&app, &assertion.sign(&ALICE)).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        r.json()["access_token"].as_str().expect("token").to_owned()
+    }
+}

@@ -13,7 +13,8 @@ async fn tenant_is_seeded_and_configurable() {
     let t = a.get("/_emulator/tenant").await.json();
     assert_eq!(
         t,
-        json!({"id": a.tenant, "domain": "contoso.onmicrosoft.com", "displayName": "Contoso"})
+        json!({"id": a.tenant, "domain": "contoso.onmicrosoft.com", "displayName": "Contoso",
+               "users": 0, "softDeletedUsers": 0, "groups": 0})
     );
 
     let custom = graph_emulator::RunningEmulator::start(graph_emulator::EmulatorConfig {

@@ -3,6 +3,10 @@
 mod common;
 mod consent;
 mod control;
+mod delta;
+mod directory;
 mod faults;
 mod graph;
+mod groups;
 mod token;
+mod users;
