@@ -1,12 +1,19 @@
-//! The `Store` port, mapped onto one module per aggregate.
+//! The `Store` and `ExtensionStore` ports, mapped onto one module per aggregate.
 
 use crate::open::SqlStore;
-use crate::{admins, api_tokens, connection, consent, sessions};
+use crate::{
+    admins, api_tokens, audit, connection, consent, extensions, local_changes, sessions,
+    sync_records, user_batch,
+};
 use async_trait::async_trait;
 use jiff::Timestamp;
 use switchboard_core::auth::{AdminUser, ApiTokenRecord, SessionRecord};
 use switchboard_core::office365::Connection;
-use switchboard_core::ports::{Store, StoreError};
+use switchboard_core::ports::{ExtensionStore, Store, StoreError};
+use switchboard_core::users::{
+    AuditEntry, Extension, ExtensionQuery, ExtensionRecord, PlanningSnapshot, SyncRunRecord,
+    SyncState, SyncedFields, UserSyncBatch,
+};
 
 #[async_trait]
 impl Store for SqlStore {
@@ -76,5 +83,117 @@ impl Store for SqlStore {
 
     async fn find_api_token(&self, token_hash: &str) -> Result<Option<ApiTokenRecord>, StoreError> {
         api_tokens::find(&self.pool, token_hash).await
+    }
+}
+
+#[async_trait]
+impl ExtensionStore for SqlStore {
+    async fn list_extensions(
+        &self,
+        query: &ExtensionQuery,
+    ) -> Result<Vec<ExtensionRecord>, StoreError> {
+        extensions::list(&self.pool, query).await
+    }
+
+    async fn get_extension(&self, number: &str) -> Result<Option<ExtensionRecord>, StoreError> {
+        extensions::get(&self.pool, number).await
+    }
+
+    async fn count_extensions(&self) -> Result<u64, StoreError> {
+        extensions::count_all(&self.pool).await
+    }
+
+    async fn create_local_extension(
+        &self,
+        number: &str,
+        fields: &SyncedFields,
+        actor: &str,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        local_changes::create(&self.pool, self.engine(), number, fields, actor, at).await
+    }
+
+    async fn edit_extension(
+        &self,
+        number: &str,
+        fields: &SyncedFields,
+        actor: &str,
+        at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        local_changes::edit(&self.pool, self.engine(), number, fields, actor, at).await
+    }
+
+    async fn set_excluded(
+        &self,
+        number: &str,
+        excluded: bool,
+        actor: &str,
+        at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        local_changes::set_excluded(&self.pool, self.engine(), number, excluded, actor, at).await
+    }
+
+    async fn delete_extension(
+        &self,
+        number: &str,
+        actor: &str,
+        at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        local_changes::delete(&self.pool, self.engine(), number, actor, at).await
+    }
+
+    async fn planning_snapshot(&self) -> Result<PlanningSnapshot, StoreError> {
+        extensions::planning_snapshot(&self.pool).await
+    }
+
+    async fn extensions_for_users(
+        &self,
+        graph_user_ids: &[String],
+    ) -> Result<Vec<Extension>, StoreError> {
+        extensions::for_users(&self.pool, graph_user_ids).await
+    }
+
+    async fn synced_user_ids(&self) -> Result<Vec<(String, String)>, StoreError> {
+        extensions::synced_user_ids(&self.pool).await
+    }
+
+    async fn apply_user_batch(&self, batch: &UserSyncBatch) -> Result<(), StoreError> {
+        user_batch::apply(&self.pool, self.engine(), batch).await
+    }
+
+    async fn load_sync_state(&self, key: &str) -> Result<SyncState, StoreError> {
+        sync_records::load_state(&self.pool, key).await
+    }
+
+    async fn save_sync_state(&self, key: &str, state: &SyncState) -> Result<(), StoreError> {
+        sync_records::save_state(&self.pool, key, state).await
+    }
+
+    async fn save_sync_run(&self, run: &SyncRunRecord) -> Result<(), StoreError> {
+        sync_records::save_run(&self.pool, run).await
+    }
+
+    async fn recent_sync_runs(
+        &self,
+        kind: &str,
+        limit: u32,
+    ) -> Result<Vec<SyncRunRecord>, StoreError> {
+        sync_records::recent_runs(&self.pool, kind, limit).await
+    }
+
+    async fn audit_log(
+        &self,
+        number: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        audit::list(&self.pool, number, limit).await
+    }
+
+    async fn load_setting(&self, key: &str) -> Result<Option<serde_json::Value>, StoreError> {
+        sync_records::load_setting(&self.pool, key).await
+    }
+
+    async fn save_setting(&self, key: &str, value: &serde_json::Value) -> Result<(), StoreError> {
+        sync_records::save_setting(&self.pool, key, value).await
     }
 }

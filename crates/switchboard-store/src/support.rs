@@ -1,8 +1,10 @@
-//! What the aggregate modules share: error mapping, row decoding and timestamp conversion.
+//! What the aggregate modules share: error mapping, row decoding, timestamp conversion, `IN`
+//! lists and write transactions.
 
+use crate::open::Engine;
 use jiff::Timestamp;
 use sqlx::any::AnyRow;
-use sqlx::{Any, Decode, Row, Type};
+use sqlx::{Any, AnyPool, Decode, Row, Transaction, Type};
 use switchboard_core::ports::StoreError;
 
 /// A failed statement, described by what was being done ("saving the connection").
@@ -65,4 +67,73 @@ pub(crate) fn from_millis(ms: i64, table: &str, name: &str) -> Result<Timestamp,
 /// A row count from the database as the unsigned number the ports use.
 pub(crate) fn count(n: i64, what: &str) -> Result<u64, StoreError> {
     u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("{what}: negative count {n}")))
+}
+
+/// Reads a flag: `BOOLEAN` on PostgreSQL, `INTEGER` 0/1 on SQLite (the Any driver maps SQLite
+/// integers to integers, never to bool).
+pub(crate) fn flag_column(row: &AnyRow, table: &str, name: &str) -> Result<bool, StoreError> {
+    if let Ok(flag) = row.try_get::<bool, _>(name) {
+        return Ok(flag);
+    }
+    match column::<i64>(row, table, name)? {
+        0 => Ok(false),
+        1 => Ok(true),
+        n => Err(StoreError::Corrupt(format!(
+            "{table}.{name}: {n} is not a flag (0 or 1)"
+        ))),
+    }
+}
+
+/// An unsigned count as the signed BIGINT the database stores.
+pub(crate) fn to_bigint(n: u64, what: &str) -> Result<i64, StoreError> {
+    i64::try_from(n).map_err(|_| StoreError::Database(format!("{what}: {n} is too large to store")))
+}
+
+/// A JSON document as stored in a TEXT column.
+pub(crate) fn json_text(value: &serde_json::Value) -> String {
+    value.to_string()
+}
+
+/// Parses a JSON TEXT column; invalid JSON is `Corrupt`, naming `table.column` and `whose`.
+pub(crate) fn json_column(
+    row: &AnyRow,
+    table: &str,
+    name: &str,
+    whose: &str,
+) -> Result<serde_json::Value, StoreError> {
+    let text: String = column(row, table, name)?;
+    serde_json::from_str(&text)
+        .map_err(|e| StoreError::Corrupt(format!("{table}.{name} of {whose}: invalid JSON: {e}")))
+}
+
+/// The most bind parameters one `IN (…)` list gets; longer lists are split into several queries.
+pub(crate) const IN_CHUNK: usize = 500;
+
+/// `$first, $first+1, …` for `count` parameters: the placeholders of an `IN (…)` list. Built
+/// from numbers only, never from data, so SQL made with it is safe to assert as such.
+pub(crate) fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Begins a transaction that will write. On SQLite it takes the write lock at once
+/// (`BEGIN IMMEDIATE`), so reading first and writing later cannot fail on a lock upgrade (the
+/// busy timeout applies instead); PostgreSQL transactions lock rows with `SELECT … FOR UPDATE`.
+pub(crate) async fn begin_write(
+    pool: &AnyPool,
+    engine: Engine,
+    doing: &str,
+) -> Result<Transaction<'static, Any>, StoreError> {
+    let begun = match engine {
+        Engine::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
+        Engine::Postgres => pool.begin().await,
+    };
+    begun.map_err(|e| db_error(doing, e))
+}
+
+/// Commits, describing a failure by what was being done.
+pub(crate) async fn commit(tx: Transaction<'static, Any>, doing: &str) -> Result<(), StoreError> {
+    tx.commit().await.map_err(|e| db_error(doing, e))
 }

@@ -7,18 +7,21 @@ use axum::Router;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use switchboard_core::office365::{ConnectionService, ServiceOptions};
-use switchboard_core::ports::Store;
+use switchboard_core::ports::{ExtensionStore, Store};
+use switchboard_core::users::{FreshnessMode, UserSync};
 use switchboard_core::{Clock, SystemClock};
-use switchboard_graph::{EntraGateway, GraphConfig, RcgenCertificateFactory};
-use switchboard_http::{AppState, HttpConfig};
-use switchboard_store::FileKeyVault;
+use switchboard_graph::{EntraGateway, GraphConfig, GraphDirectory, RcgenCertificateFactory};
+use switchboard_http::{AppDeps, AppState, HttpConfig};
+use switchboard_store::{FileKeyVault, SqlStore};
 use tokio::net::TcpListener;
 
 /// The running parts other commands (demo, admin) need besides the router.
 #[derive(Debug, Clone)]
 pub struct Services {
     pub store: Arc<dyn Store>,
+    pub extensions: Arc<dyn ExtensionStore>,
     pub connection: ConnectionService,
+    pub user_sync: Arc<UserSync>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -35,7 +38,7 @@ impl std::fmt::Debug for App {
     }
 }
 
-pub async fn open_store(cfg: &BootstrapConfig) -> anyhow::Result<Arc<dyn Store>> {
+pub async fn open_store(cfg: &BootstrapConfig) -> anyhow::Result<Arc<SqlStore>> {
     std::fs::create_dir_all(&cfg.data_dir)
         .with_context(|| format!("creating the data directory {}", cfg.data_dir.display()))?;
     let store = switchboard_store::open(&cfg.database_url)
@@ -54,7 +57,9 @@ pub async fn build(cfg: &BootstrapConfig) -> anyhow::Result<App> {
 }
 
 pub async fn build_with_clock(cfg: &BootstrapConfig, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
-    let store = open_store(cfg).await?;
+    let sql = open_store(cfg).await?;
+    let store: Arc<dyn Store> = sql.clone();
+    let extensions: Arc<dyn ExtensionStore> = sql;
     let vault = Arc::new(FileKeyVault::new(cfg.keys_dir()).context("preparing the key directory")?);
     let graph_config = GraphConfig {
         graph_url: cfg.graph_url.clone(),
@@ -66,6 +71,7 @@ pub async fn build_with_clock(cfg: &BootstrapConfig, clock: Arc<dyn Clock>) -> a
         EntraGateway::new(graph_config, clock.clone())
             .context("setting up the Microsoft Graph client")?,
     );
+    let tokens = gateway.tokens().clone();
     let connection = ConnectionService::new(
         store.clone(),
         vault,
@@ -79,12 +85,23 @@ pub async fn build_with_clock(cfg: &BootstrapConfig, clock: Arc<dyn Clock>) -> a
             certificate_validity_days: cfg.certificate_validity_days,
         },
     );
-    let metrics = telemetry::metrics_handle();
-    let state = AppState::new(
-        store.clone(),
-        connection.clone(),
+    // One token cache for the connection check and the sync jobs.
+    let directory = Arc::new(GraphDirectory::new(tokens, Arc::new(connection.clone())));
+    // Change notifications are not wired yet: changes arrive by delta polling.
+    let user_sync = Arc::new(UserSync::new(
+        directory,
+        extensions.clone(),
         clock.clone(),
-        HttpConfig {
+        FreshnessMode::Polling,
+    ));
+    let metrics = telemetry::metrics_handle();
+    let state = AppState::new(AppDeps {
+        store: store.clone(),
+        extensions: extensions.clone(),
+        connection: connection.clone(),
+        user_sync: user_sync.clone(),
+        clock: clock.clone(),
+        config: HttpConfig {
             secure_cookies: cfg
                 .public_url
                 .as_ref()
@@ -92,13 +109,15 @@ pub async fn build_with_clock(cfg: &BootstrapConfig, clock: Arc<dyn Clock>) -> a
             public_url: cfg.public_url.clone(),
             ..HttpConfig::default()
         },
-        Arc::new(move || metrics.render()),
-    );
+        metrics: Arc::new(move || metrics.render()),
+    });
     Ok(App {
         router: switchboard_http::router(state),
         services: Services {
             store,
+            extensions,
             connection,
+            user_sync,
             clock,
         },
     })

@@ -9,6 +9,7 @@ use graph_emulator::{EmulatorConfig, RunningEmulator};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use switchboard_core::office365::{ConnectionStatus, ConnectionUpdate, REQUIRED_PERMISSIONS};
+use switchboard_core::users::{RunOutcome, RunRequest};
 
 #[derive(Debug, Clone)]
 pub struct DemoOptions {
@@ -18,6 +19,8 @@ pub struct DemoOptions {
     pub admin_password: Option<String>,
     pub api_token: Option<String>,
     pub seed: u64,
+    /// Users in the emulated tenant.
+    pub users: usize,
 }
 
 pub struct Demo {
@@ -32,7 +35,9 @@ pub struct Demo {
     pub client_id: String,
     /// Removed on drop when the demo made it.
     _temp_dir: Option<TempDir>,
+    pub first_sync: RunOutcome,
     server: tokio::task::JoinHandle<anyhow::Result<()>>,
+    schedule: tokio::task::JoinHandle<()>,
     stop: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -60,6 +65,7 @@ impl Demo {
         let emulator = RunningEmulator::start(EmulatorConfig {
             listen: opts.emulator_listen,
             seed: opts.seed,
+            users: opts.users,
             ..EmulatorConfig::default()
         })
         .await
@@ -125,7 +131,27 @@ impl Demo {
         .await?;
 
         let console_url = format!("http://{listen}");
-        let client_id = connect_like_an_admin(&services, &emulator, &console_url).await?;
+        let client_id = connect_like_an_admin(
+            &services,
+            &emulator.base_url(),
+            emulator.tenant_domain(),
+            &console_url,
+        )
+        .await?;
+        // The first full sync before the console is announced, then the schedule takes over.
+        let first_sync = services
+            .user_sync
+            .run(RunRequest {
+                full: true,
+                dry_run: false,
+                actor: "demo".into(),
+            })
+            .await
+            .context("the first user sync of the demo tenant")?;
+        let schedule = tokio::spawn(crate::scheduler::run_user_sync_schedule(
+            services.user_sync.clone(),
+            services.clock.clone(),
+        ));
         Ok(Demo {
             emulator,
             config,
@@ -136,12 +162,15 @@ impl Demo {
             api_token,
             client_id,
             _temp_dir: temp,
+            first_sync,
             server,
+            schedule,
             stop,
         })
     }
 
     pub async fn shutdown(self) -> anyhow::Result<()> {
+        self.schedule.abort();
         let _ = self.stop.send(());
         self.server.await.context("server task")??;
         self.emulator.shutdown().await;
@@ -156,9 +185,10 @@ fn random_password() -> String {
 
 /// The portal and console steps of the README, performed against the emulator: enter the ids,
 /// generate the key pair, register the app with that certificate, sign in and consent.
-async fn connect_like_an_admin(
+pub async fn connect_like_an_admin(
     services: &Services,
-    emulator: &RunningEmulator,
+    emulator_url: &str,
+    tenant_domain: &str,
     console_url: &str,
 ) -> anyhow::Result<String> {
     let settings = services.connection.settings().await?;
@@ -172,7 +202,7 @@ async fn connect_like_an_admin(
         .connection
         .update(ConnectionUpdate {
             client_id: Some(client_id.clone()),
-            tenant: Some(emulator.tenant_domain().to_owned()),
+            tenant: Some(tenant_domain.to_owned()),
             algorithm: None,
         })
         .await?;
@@ -182,7 +212,7 @@ async fn connect_like_an_admin(
         .build()?;
     let roles: Vec<&str> = REQUIRED_PERMISSIONS.iter().map(|p| p.name).collect();
     let registered = http
-        .post(format!("{}/_emulator/apps", emulator.base_url()))
+        .post(format!("{emulator_url}/_emulator/apps"))
         .json(&serde_json::json!({
             "appId": client_id,
             "displayName": "Switchboard",

@@ -6,4 +6,5 @@ pub mod app;
 pub mod commands;
 pub mod config;
 pub mod demo;
+pub mod scheduler;
 pub mod telemetry;

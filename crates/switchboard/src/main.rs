@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use switchboard::config::{BootstrapConfig, Overrides};
 use switchboard::demo::{Demo, DemoOptions};
-use switchboard::{app, commands, telemetry};
+use switchboard::{app, commands, scheduler, telemetry};
 use switchboard_core::Timestamp;
 
 /// Keeps a PBX directory, phonebooks and presence in step with Microsoft 365.
@@ -38,6 +38,9 @@ enum Command {
         api_token: Option<String>,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Users in the emulated tenant.
+        #[arg(long, default_value_t = 50)]
+        users: usize,
     },
     /// The production server.
     Serve {
@@ -52,6 +55,8 @@ enum Command {
         listen: SocketAddr,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        #[arg(long, default_value_t = 50)]
+        users: usize,
     },
     /// Key pair + self-signed certificate (public_key.pem, private_key.pem with mode 0600).
     Keygen {
@@ -62,11 +67,26 @@ enum Command {
         #[arg(long, default_value_t = 730)]
         days: u32,
     },
+    /// One sync run now, with a summary (`--dry-run` prints the plan and changes nothing).
+    Sync {
+        #[arg(value_enum)]
+        kind: SyncKind,
+        /// Read the whole tenant instead of the changes since the last run.
+        #[arg(long)]
+        full: bool,
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Console users and API tokens.
     Admin {
         #[command(subcommand)]
         action: AdminAction,
     },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum SyncKind {
+    Users,
 }
 
 #[derive(Debug, Subcommand)]
@@ -106,6 +126,7 @@ async fn main() -> anyhow::Result<()> {
             admin_password,
             api_token,
             seed,
+            users,
         } => {
             telemetry::init_logging("text");
             let demo = Demo::start(DemoOptions {
@@ -115,6 +136,7 @@ async fn main() -> anyhow::Result<()> {
                 admin_password,
                 api_token,
                 seed,
+                users,
             })
             .await?;
             println!("Switchboard demo is running (Ctrl-C to stop).");
@@ -131,6 +153,10 @@ async fn main() -> anyhow::Result<()> {
                 demo.emulator.tenant_id()
             );
             println!("  Office 365:   connected, app {}", demo.client_id);
+            println!(
+                "  User sync:    {}",
+                commands::sync::summary(&demo.first_sync)
+            );
             println!("  Data:         {}", demo.config.data_dir.display());
             tokio::signal::ctrl_c()
                 .await
@@ -151,16 +177,27 @@ async fn main() -> anyhow::Result<()> {
             let built = app::build(&cfg).await?;
             let listener = app::bind(cfg.listen).await?;
             tracing::info!("console on {}", cfg.base_url());
-            app::serve(listener, built.router, async {
+            let schedule = tokio::spawn(scheduler::run_user_sync_schedule(
+                built.services.user_sync.clone(),
+                built.services.clock.clone(),
+            ));
+            let served = app::serve(listener, built.router, async {
                 let _ = tokio::signal::ctrl_c().await;
             })
-            .await
+            .await;
+            schedule.abort();
+            served
         }
-        Command::Emulator { listen, seed } => {
+        Command::Emulator {
+            listen,
+            seed,
+            users,
+        } => {
             telemetry::init_logging("text");
             let emulator = graph_emulator::RunningEmulator::start(graph_emulator::EmulatorConfig {
                 listen,
                 seed,
+                users,
                 ..Default::default()
             })
             .await?;
@@ -183,6 +220,18 @@ async fn main() -> anyhow::Result<()> {
             println!("SHA-1 thumbprint:   {}", info.thumbprint_sha1);
             println!("SHA-256 thumbprint: {}", info.thumbprint_sha256);
             println!("Valid until:        {}", info.not_after);
+            Ok(())
+        }
+        Command::Sync {
+            kind: SyncKind::Users,
+            full,
+            dry_run,
+        } => {
+            let cfg = BootstrapConfig::load(cli.config.as_deref(), &overrides)?;
+            telemetry::init_logging(&cfg.log_format);
+            let built = app::build(&cfg).await?;
+            let outcome = commands::sync::users(&built.services, full, dry_run).await?;
+            println!("{}", commands::sync::summary(&outcome));
             Ok(())
         }
         Command::Admin { action } => {

@@ -67,6 +67,22 @@ impl UserSyncConfig {
                 self.plan.numbering_start
             ));
         }
+        match &self.plan.scope {
+            super::Scope::Only(ids) | super::Scope::Groups(ids) if ids.is_empty() => {
+                return Err("this scope needs at least one Entra object id; with none, every user would leave the sync".into());
+            }
+            super::Scope::AllExcept(ids) | super::Scope::Only(ids) | super::Scope::Groups(ids) => {
+                if let Some(bad) = ids
+                    .iter()
+                    .find(|id| uuid::Uuid::try_parse(id).is_err() || id.len() != 36)
+                {
+                    return Err(format!(
+                        "\"{bad}\" is not an Entra object id (a GUID such as 1b3c5d7e-0000-4000-8000-1234567890ab)"
+                    ));
+                }
+            }
+            super::Scope::All => {}
+        }
         if self.time_zone.trim().is_empty() {
             return Err("time_zone must be an IANA name such as Europe/Berlin or UTC".into());
         }
@@ -189,7 +205,7 @@ impl UserSync {
         let config = self.config().await?;
         let last_run = self
             .store
-            .recent_sync_runs("users", 1)
+            .recent_sync_runs("users", 5)
             .await?
             .into_iter()
             .find(|r| r.finished_at.is_some());
@@ -209,6 +225,8 @@ impl UserSync {
         let Ok(_guard) = self.running.try_lock() else {
             return Err(SyncError::AlreadyRunning);
         };
+        // Clears the progress even when the run is dropped half-way.
+        let _progress = ClearOnDrop(&self.progress);
         let config = self.config().await?;
         let state = self.store.load_sync_state(USER_SYNC_STATE_KEY).await?;
         let mut job = Job::new(self, &config.plan, &request);
@@ -223,11 +241,17 @@ impl UserSync {
             },
             _ => job.full(state).await,
         };
-        let outcome = job.finish(result.err()).await;
-        if let Ok(mut p) = self.progress.lock() {
+        job.finish(result.err()).await
+    }
+}
+
+struct ClearOnDrop<'a>(&'a Mutex<Option<SyncRunRecord>>);
+
+impl Drop for ClearOnDrop<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut p) = self.0.lock() {
             *p = None;
         }
-        outcome
     }
 }
 

@@ -1,6 +1,6 @@
-//! The Store conformance suite: every case is written once against `&dyn Store` and runs on
-//! SQLite (a temp file) and, when `SWITCHBOARD_TEST_POSTGRES` is set, on a fresh PostgreSQL
-//! database. Key-vault tests are in `vault.rs`.
+//! The Store conformance suite: every case is written once against `&dyn Store` and
+//! `&dyn ExtensionStore` and runs on SQLite (a temp file) and, when `SWITCHBOARD_TEST_POSTGRES`
+//! is set, on a fresh PostgreSQL database. Key-vault tests are in `vault.rs`.
 
 #![allow(clippy::unwrap_used)]
 
@@ -8,19 +8,23 @@ mod admins;
 mod api_tokens;
 mod connection;
 mod consent;
+mod extensions;
+mod local_extensions;
 mod opening;
 mod sessions;
+mod sync_records;
 mod vault;
 
 use jiff::Timestamp;
-use switchboard_core::ports::Store;
+use switchboard_core::ports::{ExtensionStore, Store};
 use switchboard_store::testing::{TestDatabase, engines_under_test, fresh_database};
 use switchboard_store::{Engine, SqlStore};
 
-/// What a case gets: the store under test (as the port only) and its database.
+/// What a case gets: the store under test (as the ports only) and its database.
 #[derive(Debug)]
 pub struct Ctx<'a> {
     pub store: &'a dyn Store,
+    pub ext: &'a dyn ExtensionStore,
     pub db: &'a TestDatabase,
 }
 
@@ -55,6 +59,7 @@ where
         let store: SqlStore = db.open().await.expect("opening the test database");
         let ctx = Ctx {
             store: &store,
+            ext: &store,
             db: &db,
         };
         case(&ctx).await;
@@ -103,4 +108,26 @@ conformance! {
     api_tokens::duplicate_token_conflicts,
     api_tokens::token_needs_an_existing_admin,
     opening::migrations_are_idempotent,
+    extensions::batch_create_then_read,
+    extensions::empty_batches_write_nothing,
+    extensions::update_changes_only_the_named_fields,
+    extensions::disable_and_enable,
+    extensions::delete_leaves_a_tombstone_and_recreating_removes_it,
+    extensions::adopt_turns_a_local_extension_into_a_synced_one,
+    extensions::the_same_batch_twice_is_the_same_as_once,
+    extensions::a_conflicting_create_rolls_back_the_whole_batch,
+    extensions::sync_leaves_excluded_extensions_alone,
+    extensions::stale_actions_on_missing_extensions_do_nothing,
+    extensions::list_filters_and_pages,
+    extensions::extensions_for_more_than_500_users,
+    extensions::a_batch_of_a_thousand,
+    extensions::agrees_with_the_core_reference,
+    local_extensions::create_a_local_extension,
+    local_extensions::edit_an_extension,
+    local_extensions::exclude_and_include,
+    local_extensions::delete_local_and_synced_extensions,
+    local_extensions::audit_log_filters_and_limits,
+    sync_records::sync_state_round_trips,
+    sync_records::sync_runs_round_trip,
+    sync_records::settings_round_trip,
 }

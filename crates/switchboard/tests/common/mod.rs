@@ -75,9 +75,20 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut BootstrapConfig)) -> TestApp {
+    spawn_app_full(0, adjust).await
+}
+
+/// With a generated tenant of `users` users.
+pub async fn spawn_app_with_users(users: usize) -> TestApp {
+    spawn_app_full(users, |_| {}).await
+}
+
+async fn spawn_app_full(users: usize, adjust: impl FnOnce(&mut BootstrapConfig)) -> TestApp {
     log_buffer();
     let emulator = RunningEmulator::start(EmulatorConfig {
         listen: "127.0.0.1:0".parse().expect("addr"),
+        users,
+        seed: 7,
         ..EmulatorConfig::default()
     })
     .await
@@ -251,6 +262,121 @@ impl TestApp {
             page.status()
         );
         self.settings().await
+    }
+
+    pub fn emulator_url(&self, path: &str) -> String {
+        format!("{}{path}", self.emulator.base_url())
+    }
+
+    /// Creates a user in the emulated tenant; returns its id.
+    pub async fn add_user(&self, user: Value) -> String {
+        let r = self
+            .http
+            .post(self.emulator_url("/_emulator/users"))
+            .json(&user)
+            .send()
+            .await
+            .expect("add user");
+        assert_eq!(r.status(), 201, "{:?}", r.text().await);
+        let v: Value = r.json().await.expect("json");
+        v["id"].as_str().expect("id").to_owned()
+    }
+
+    pub async fn patch_user(&self, id: &str, patch: Value) {
+        let r = self
+            .http
+            .patch(self.emulator_url(&format!("/_emulator/users/{id}")))
+            .json(&patch)
+            .send()
+            .await
+            .expect("patch user");
+        assert!(r.status().is_success(), "{}", r.status());
+    }
+
+    pub async fn delete_user(&self, id: &str, permanent: bool) {
+        let r = self
+            .http
+            .delete(self.emulator_url(&format!("/_emulator/users/{id}?permanent={permanent}")))
+            .send()
+            .await
+            .expect("delete user");
+        assert!(r.status().is_success(), "{}", r.status());
+    }
+
+    pub async fn restore_user(&self, id: &str) {
+        let r = self
+            .http
+            .post(self.emulator_url(&format!("/_emulator/users/{id}/restore")))
+            .send()
+            .await
+            .expect("restore");
+        assert!(r.status().is_success(), "{}", r.status());
+    }
+
+    /// `POST /api/v1/sync/users?{query}`; returns the outcome `{run, plan}`.
+    pub async fn sync(&self, query: &str) -> Value {
+        let r = self
+            .api(
+                reqwest::Method::POST,
+                &format!("/api/v1/sync/users?{query}"),
+            )
+            .send()
+            .await
+            .expect("sync");
+        let status = r.status();
+        let body: Value = r.json().await.expect("json");
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    pub async fn extensions(&self) -> Vec<Value> {
+        let mut all = Vec::new();
+        let mut after = String::new();
+        loop {
+            let r = self
+                .api(
+                    reqwest::Method::GET,
+                    &format!("/api/v1/extensions?limit=1000&after={after}"),
+                )
+                .send()
+                .await
+                .expect("extensions");
+            assert_eq!(r.status(), 200);
+            let page: Vec<Value> = r.json().await.expect("json");
+            let Some(last) = page.last() else { return all };
+            after = last["number"].as_str().expect("number").to_owned();
+            let done = page.len() < 1000;
+            all.extend(page);
+            if done {
+                return all;
+            }
+        }
+    }
+
+    pub async fn extension(&self, number: &str) -> Option<Value> {
+        let r = self
+            .api(
+                reqwest::Method::GET,
+                &format!("/api/v1/extensions/{number}"),
+            )
+            .send()
+            .await
+            .expect("extension");
+        if r.status() == 404 {
+            return None;
+        }
+        assert_eq!(r.status(), 200);
+        Some(r.json().await.expect("json"))
+    }
+
+    pub async fn put_user_sync(&self, settings: Value) {
+        let r = self
+            .api(reqwest::Method::PUT, "/api/v1/settings/user-sync")
+            .json(&settings)
+            .send()
+            .await
+            .expect("settings");
+        assert_eq!(r.status(), 200, "{:?}", r.text().await);
     }
 
     pub async fn verify(&self) -> Value {
