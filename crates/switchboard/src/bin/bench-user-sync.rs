@@ -159,6 +159,7 @@ async fn main() -> anyhow::Result<()> {
         })
         .await?;
     let full_time = started.elapsed();
+    let peak_full = proc_status_kib("VmHWM:");
     let full_stats = stats(&http, &emulator).await?;
     let full_requests = graph_requests(&full_stats);
     let listed = full.run.processed;
@@ -215,8 +216,9 @@ async fn main() -> anyhow::Result<()> {
         delta.run.counts.updated
     );
     println!(
-        "  memory:           RSS before the sync {} MiB, peak {} MiB (this process; emulator excluded)",
+        "  memory:           RSS before the sync {} MiB, peak after the full sync {} MiB, peak overall {} MiB (this process; emulator excluded)",
         rss_before / 1024,
+        peak_full / 1024,
         peak / 1024
     );
     let _ = std::fs::remove_dir_all(&dir);
