@@ -300,3 +300,10 @@ impl OwnedAppCredentials {
 pub trait CredentialSource: Send + Sync + std::fmt::Debug {
     async fn app_credentials(&self) -> Result<OwnedAppCredentials, DirectoryError>;
 }
+
+/// Which instance runs the syncs when several share one database.
+#[async_trait]
+pub trait Leadership: Send + Sync + std::fmt::Debug {
+    /// Becomes or stays the leader if possible; false while another instance leads.
+    async fn try_lead(&self) -> Result<bool, StoreError>;
+}

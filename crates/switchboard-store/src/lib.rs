@@ -21,6 +21,7 @@ mod audit;
 mod connection;
 mod consent;
 mod extensions;
+mod leader;
 mod local_changes;
 mod open;
 mod sessions;
@@ -31,6 +32,7 @@ pub mod testing;
 mod user_batch;
 mod vault;
 
+pub use leader::SqlLeadership;
 pub use open::{Engine, SqlStore, open};
 pub use switchboard_core::ports::{StoreError, VaultError};
 pub use vault::FileKeyVault;

@@ -7,12 +7,12 @@ use axum::Router;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use switchboard_core::office365::{ConnectionService, ServiceOptions};
-use switchboard_core::ports::{ExtensionStore, Store};
+use switchboard_core::ports::{ExtensionStore, Leadership, Store};
 use switchboard_core::users::{FreshnessMode, UserSync};
 use switchboard_core::{Clock, SystemClock};
 use switchboard_graph::{EntraGateway, GraphConfig, GraphDirectory, RcgenCertificateFactory};
 use switchboard_http::{AppDeps, AppState, HttpConfig};
-use switchboard_store::{FileKeyVault, SqlStore};
+use switchboard_store::{FileKeyVault, SqlLeadership, SqlStore};
 use tokio::net::TcpListener;
 
 /// The running parts other commands (demo, admin) need besides the router.
@@ -22,6 +22,7 @@ pub struct Services {
     pub extensions: Arc<dyn ExtensionStore>,
     pub connection: ConnectionService,
     pub user_sync: Arc<UserSync>,
+    pub leadership: Arc<dyn Leadership>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -59,6 +60,7 @@ pub async fn build(cfg: &BootstrapConfig) -> anyhow::Result<App> {
 pub async fn build_with_clock(cfg: &BootstrapConfig, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
     let sql = open_store(cfg).await?;
     let store: Arc<dyn Store> = sql.clone();
+    let leadership: Arc<dyn Leadership> = Arc::new(SqlLeadership::new((*sql).clone()));
     let extensions: Arc<dyn ExtensionStore> = sql;
     let vault = Arc::new(FileKeyVault::new(cfg.keys_dir()).context("preparing the key directory")?);
     let graph_config = GraphConfig {
@@ -118,6 +120,7 @@ pub async fn build_with_clock(cfg: &BootstrapConfig, clock: Arc<dyn Clock>) -> a
             extensions,
             connection,
             user_sync,
+            leadership,
             clock,
         },
     })

@@ -151,6 +151,7 @@ impl Demo {
         let schedule = tokio::spawn(crate::scheduler::run_user_sync_schedule(
             services.user_sync.clone(),
             services.clock.clone(),
+            services.leadership.clone(),
         ));
         Ok(Demo {
             emulator,

@@ -180,6 +180,7 @@ async fn main() -> anyhow::Result<()> {
             let schedule = tokio::spawn(scheduler::run_user_sync_schedule(
                 built.services.user_sync.clone(),
                 built.services.clock.clone(),
+                built.services.leadership.clone(),
             ));
             let served = app::serve(listener, built.router, async {
                 let _ = tokio::signal::ctrl_c().await;

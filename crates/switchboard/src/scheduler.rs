@@ -4,6 +4,7 @@
 use jiff::{Timestamp, ToSpan, Zoned, civil, tz::TimeZone};
 use std::sync::Arc;
 use std::time::Duration;
+use switchboard_core::ports::Leadership;
 use switchboard_core::users::{RunRequest, SyncError, UserSync, UserSyncConfig, parse_hh_mm};
 
 /// The next daily full-sync instant strictly after `now`.
@@ -33,8 +34,12 @@ fn until(now: Timestamp, at: Timestamp) -> Duration {
     Duration::try_from(at.duration_since(now)).unwrap_or(Duration::ZERO)
 }
 
-/// Runs until the task is aborted.
-pub async fn run_user_sync_schedule(sync: Arc<UserSync>, clock: Arc<dyn switchboard_core::Clock>) {
+/// Runs until the task is aborted. Only the leader instance runs syncs; the others keep asking.
+pub async fn run_user_sync_schedule(
+    sync: Arc<UserSync>,
+    clock: Arc<dyn switchboard_core::Clock>,
+    leadership: Arc<dyn Leadership>,
+) {
     let mut next_delta = clock.now();
     let mut next_full: Option<Timestamp> = None;
     loop {
@@ -57,6 +62,19 @@ pub async fn run_user_sync_schedule(sync: Arc<UserSync>, clock: Arc<dyn switchbo
         sync.set_next_run(Some(due));
         tokio::time::sleep(until(now, due)).await;
 
+        match leadership.try_lead().await {
+            Ok(true) => {}
+            Ok(false) => {
+                sync.set_next_run(None);
+                next_delta = clock.now() + i64::from(config.poll_interval_secs).seconds();
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot tell whether this instance leads the syncs");
+                next_delta = clock.now() + i64::from(config.poll_interval_secs).seconds();
+                continue;
+            }
+        }
         let full = clock.now() >= full_at;
         let request = RunRequest {
             full,

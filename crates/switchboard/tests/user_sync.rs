@@ -407,6 +407,7 @@ async fn polling_picks_up_a_change_within_the_interval() {
     let schedule = tokio::spawn(switchboard::scheduler::run_user_sync_schedule(
         app.services.user_sync.clone(),
         app.services.clock.clone(),
+        app.services.leadership.clone(),
     ));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(8);
     while by_user(&app.extensions().await, &a).is_none() {
