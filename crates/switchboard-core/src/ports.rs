@@ -307,3 +307,41 @@ pub trait Leadership: Send + Sync + std::fmt::Debug {
     /// Becomes or stays the leader if possible; false while another instance leads.
     async fn try_lead(&self) -> Result<bool, StoreError>;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Change notifications
+// ---------------------------------------------------------------------------------------------
+
+/// A subscription to create (`POST /subscriptions`).
+#[derive(Debug, Clone)]
+pub struct NewSubscription {
+    /// e.g. `users`, `users/{id}/contacts`, `users/{id}/events`.
+    pub resource: String,
+    /// e.g. `updated,deleted` (user subscriptions support no `created`).
+    pub change_type: String,
+    pub notification_url: String,
+    pub lifecycle_notification_url: String,
+    /// What we ask for; Graph may grant less.
+    pub expiration: jiff::Timestamp,
+    /// Echoed in every notification; verified before acting. A secret.
+    pub client_state: SecretString,
+}
+
+/// What Graph granted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantedSubscription {
+    pub id: String,
+    pub resource: String,
+    pub expires_at: jiff::Timestamp,
+}
+
+/// Microsoft Graph subscriptions (`/v1.0/subscriptions`).
+#[async_trait]
+pub trait SubscriptionApi: Send + Sync + std::fmt::Debug {
+    async fn create(&self, request: &NewSubscription) -> Result<GrantedSubscription, DirectoryError>;
+    /// `PATCH` with a new expiration; returns what Graph granted.
+    async fn renew(&self, id: &str, expiration: jiff::Timestamp) -> Result<GrantedSubscription, DirectoryError>;
+    /// `POST /subscriptions/{id}/reauthorize` after a `reauthorizationRequired` lifecycle event.
+    async fn reauthorize(&self, id: &str) -> Result<(), DirectoryError>;
+    async fn delete(&self, id: &str) -> Result<(), DirectoryError>;
+}
