@@ -211,7 +211,7 @@ fn describe(error: &ApiError, advice: &str) -> String {
 }
 
 /// How a Graph failure reads to the sync. `permission` is the advice for a 403.
-fn directory_error(error: GraphError, permission: &str) -> DirectoryError {
+pub(crate) fn directory_error(error: GraphError, permission: &str) -> DirectoryError {
     match error {
         GraphError::Api(e) => api_error(&e, permission),
         e @ GraphError::RetriesExhausted { .. } => DirectoryError::Unavailable(e.to_string()),

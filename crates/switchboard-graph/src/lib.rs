@@ -14,6 +14,7 @@ pub mod config;
 pub mod directory;
 pub mod gateway;
 mod retry;
+pub mod subscriptions;
 
 pub use auth::{AccessToken, AppCredential, TokenError, TokenProvider};
 pub use certificates::{RcgenCertificateFactory, inspect_certificate};
@@ -23,3 +24,4 @@ pub use client::{
 pub use config::{GraphConfig, RetryPolicy};
 pub use directory::{GraphDirectory, USER_SELECT};
 pub use gateway::EntraGateway;
+pub use subscriptions::GraphSubscriptions;
