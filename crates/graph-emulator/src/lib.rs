@@ -1,7 +1,8 @@
 //! A faithful offline emulator of Microsoft Entra ID (client-credentials tokens with a
 //! certificate, admin consent) and Microsoft Graph v1.0 (organization, users, users delta,
-//! groups and their members), following `shared/graph-protocol.md`. It shares no code with the
-//! project's Graph client on purpose: a serde mistake cannot hide on both sides.
+//! groups and their members, user change notifications), following
+//! `shared/graph-protocol.md`. It shares no code with the project's Graph client on purpose: a
+//! serde mistake cannot hide on both sides.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -20,6 +21,7 @@ mod faults;
 mod graph;
 mod state;
 mod stats;
+mod subscriptions;
 mod tokens;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -49,6 +51,13 @@ pub struct EmulatorConfig {
     /// Users to generate at start (with department and nested groups); 0 = an empty
     /// directory. The tenant follows from `seed`: same seed, same users.
     pub users: usize,
+    /// How long a notification endpoint has to answer the validation request (§5.2: 10 s).
+    pub handshake_timeout: Duration,
+    /// Client timeout of a notification POST (§5.3: 3 s).
+    pub delivery_timeout: Duration,
+    /// Waits before each retry of a notification POST that timed out, was refused, or was
+    /// answered 429/5xx; one retry per entry (default 0.5 s, 2 s, 8 s).
+    pub delivery_retry_delays: Vec<Duration>,
 }
 
 impl Default for EmulatorConfig {
@@ -60,6 +69,13 @@ impl Default for EmulatorConfig {
             tenant_domain: "contoso.onmicrosoft.com".to_owned(),
             organization_name: "Contoso".to_owned(),
             users: 0,
+            handshake_timeout: Duration::from_secs(10),
+            delivery_timeout: Duration::from_secs(3),
+            delivery_retry_delays: vec![
+                Duration::from_millis(500),
+                Duration::from_secs(2),
+                Duration::from_secs(8),
+            ],
         }
     }
 }

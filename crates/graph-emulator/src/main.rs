@@ -39,6 +39,7 @@ async fn main() -> std::process::ExitCode {
         tenant_domain: args.domain,
         organization_name: args.organization,
         users: args.users,
+        ..EmulatorConfig::default()
     };
     let emulator = match RunningEmulator::start(config).await {
         Ok(e) => e,

@@ -19,6 +19,7 @@ use crate::directory::Directory;
 use crate::directory::generate::{self, TenantSeed};
 use crate::faults::Faults;
 use crate::stats::Stats;
+use crate::subscriptions::{Outbox, Subscriptions, WebhookSettings};
 
 /// Handle on the emulator's state; cheap to clone (one `Arc`).
 #[derive(Clone)]
@@ -43,6 +44,11 @@ struct Shared {
     clock: Mutex<Clock>,
     faults: Mutex<Faults>,
     stats: Mutex<Stats>,
+    /// Change/lifecycle notifications waiting to go out, and the log of every attempt.
+    outbox: Mutex<Outbox>,
+    /// Outbound client for validation requests and notification POSTs.
+    http: reqwest::Client,
+    webhooks: WebhookSettings,
 }
 
 /// Locks a mutex; a poisoned lock still holds consistent data here (no partial writes panic).
@@ -99,7 +105,16 @@ impl AppState {
             service_principals: BTreeMap::new(),
             used_assertions: HashMap::new(),
             rng,
+            subscriptions: Subscriptions::default(),
         };
+        // Notification URLs are the subscriber's own endpoints (often 127.0.0.1 with a
+        // self-signed certificate in tests): no redirects, no proxy, any certificate [inf].
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .tls_danger_accept_invalid_certs(true)
+            .build()
+            .map_err(io::Error::other)?;
         Ok(AppState {
             inner: Arc::new(Shared {
                 base_url: base_url.trim_end_matches('/').to_owned(),
@@ -108,6 +123,13 @@ impl AppState {
                 clock: Mutex::new(Clock::default()),
                 faults: Mutex::new(Faults::default()),
                 stats: Mutex::new(Stats::default()),
+                outbox: Mutex::new(Outbox::default()),
+                http,
+                webhooks: WebhookSettings {
+                    handshake_timeout: config.handshake_timeout,
+                    delivery_timeout: config.delivery_timeout,
+                    retry_delays: config.delivery_retry_delays.clone(),
+                },
             }),
         })
     }
@@ -140,6 +162,18 @@ impl AppState {
 
     pub(crate) fn stats(&self) -> MutexGuard<'_, Stats> {
         lock(&self.inner.stats)
+    }
+
+    pub(crate) fn outbox(&self) -> MutexGuard<'_, Outbox> {
+        lock(&self.inner.outbox)
+    }
+
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.inner.http
+    }
+
+    pub(crate) fn webhooks(&self) -> &WebhookSettings {
+        &self.inner.webhooks
     }
 
     /// Size of the emulated directory, for checks and benchmarks.
@@ -200,6 +234,8 @@ pub struct Tenant {
     pub rng: StdRng,
     /// Users and groups (graph-protocol.md §2).
     pub directory: Directory,
+    /// Change-notification subscriptions (§5).
+    pub subscriptions: Subscriptions,
 }
 
 /// How `{tenant}` in a login path resolves.

@@ -4,6 +4,7 @@
 mod apps;
 mod groups;
 mod ops;
+mod subscriptions;
 mod users;
 
 use axum::Router;
@@ -36,6 +37,19 @@ pub fn router() -> Router<AppState> {
         .route(
             "/_emulator/groups/{id}/members/{member_id}",
             post(groups::add_member).delete(groups::remove_member),
+        )
+        .route("/_emulator/subscriptions", get(subscriptions::list))
+        .route(
+            "/_emulator/subscriptions/config",
+            get(subscriptions::config_get).post(subscriptions::config_set),
+        )
+        .route(
+            "/_emulator/subscriptions/{id}/lifecycle",
+            post(subscriptions::lifecycle),
+        )
+        .route(
+            "/_emulator/notifications",
+            get(subscriptions::notifications).delete(subscriptions::notifications_clear),
         )
         .route("/_emulator/delta/expire", post(ops::delta_expire))
         .route(
@@ -106,6 +120,6 @@ async fn not_found() -> Problem {
     problem(
         StatusCode::NOT_FOUND,
         "not_found",
-        "no such control endpoint; see /_emulator/apps, /users, /groups, /tenant, /clock, /faults, /stats, /delta/expire, /quirks",
+        "no such control endpoint; see /_emulator/apps, /users, /groups, /tenant, /clock, /faults, /stats, /delta/expire, /quirks, /subscriptions, /notifications",
     )
 }

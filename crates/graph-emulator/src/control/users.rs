@@ -16,6 +16,7 @@ use crate::directory::packed::MAX_VALUE_LEN;
 use crate::directory::props::{self, Kind, LIST_SEPARATOR, slot};
 use crate::directory::{Change, DirError, Directory, Life, NewUser, json};
 use crate::state::AppState;
+use crate::subscriptions::{UserEvent, user_changed};
 
 /// Longest string the control API accepts for one property [inf: Graph's own limits are
 /// 64–256 for most user strings].
@@ -323,6 +324,7 @@ pub async fn create(State(state): State<AppState>, body: Bytes) -> Result<Respon
         account_enabled: enabled,
         values,
     })?;
+    user_changed(&state, &mut tenant, id, UserEvent::Upserted);
     Ok(user_response(&tenant.directory, idx, StatusCode::CREATED))
 }
 
@@ -429,8 +431,11 @@ pub async fn update(
     {
         return Err(bad_request("id in the body differs from the user's id"));
     }
-    dir.update(idx, parsed.changes)?;
-    Ok(user_response(dir, idx, StatusCode::OK))
+    let user_id = user.id;
+    if dir.update(idx, parsed.changes)? {
+        user_changed(&state, &mut tenant, user_id, UserEvent::Upserted);
+    }
+    Ok(user_response(&tenant.directory, idx, StatusCode::OK))
 }
 
 #[derive(Debug, Deserialize)]
@@ -453,10 +458,16 @@ pub async fn remove(
     let mut tenant = state.tenant();
     let dir = &mut tenant.directory;
     let idx = dir.find(&id).ok_or_else(|| user_not_found(&id))?;
-    if params.permanent {
+    let user_id = dir.user(idx).map(|u| u.id);
+    let event = if params.permanent {
         dir.purge(idx)?;
+        UserEvent::Purged
     } else {
         dir.soft_delete(idx, now)?;
+        UserEvent::SoftDeleted
+    };
+    if let Some(user_id) = user_id {
+        user_changed(&state, &mut tenant, user_id, event);
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -470,5 +481,8 @@ pub async fn restore(
     let dir = &mut tenant.directory;
     let idx = dir.find(&id).ok_or_else(|| user_not_found(&id))?;
     dir.restore(idx)?;
-    Ok(user_response(dir, idx, StatusCode::OK))
+    if let Some(user_id) = dir.user(idx).map(|u| u.id) {
+        user_changed(&state, &mut tenant, user_id, UserEvent::Upserted);
+    }
+    Ok(user_response(&tenant.directory, idx, StatusCode::OK))
 }

@@ -9,6 +9,7 @@ pub mod headers;
 pub mod organization;
 pub mod paging;
 pub mod query;
+pub mod subscriptions;
 pub mod users;
 
 use axum::Router;
@@ -16,7 +17,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::middleware;
 use axum::response::Response;
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 
 use crate::state::AppState;
 use headers::GraphCtx;
@@ -72,6 +73,23 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/v1.0/groups/{id}/transitiveMembers/microsoft.graph.group",
             get(groups::transitive_groups).fallback(method_not_allowed),
         )
+        .route(
+            "/v1.0/subscriptions",
+            get(subscriptions::list)
+                .post(subscriptions::create)
+                .fallback(method_not_allowed),
+        )
+        .route(
+            "/v1.0/subscriptions/{id}",
+            get(subscriptions::get)
+                .patch(subscriptions::update)
+                .delete(subscriptions::remove)
+                .fallback(method_not_allowed),
+        )
+        .route(
+            "/v1.0/subscriptions/{id}/reauthorize",
+            post(subscriptions::reauthorize).fallback(method_not_allowed),
+        )
         .route("/v1.0/{*rest}", any(unknown_segment))
         .fallback(unknown_version)
         .layer(middleware::from_fn_with_state(
@@ -111,6 +129,8 @@ const KNOWN_SEGMENTS: &[&str] = &[
     "transitiveMembers",
     "microsoft.graph.user",
     "microsoft.graph.group",
+    "subscriptions",
+    "reauthorize",
 ];
 
 /// Other spellings of a segment: `/delta` is short for `/microsoft.graph.delta`, and the
@@ -123,7 +143,7 @@ const SEGMENT_ALIASES: &[(&str, &str)] = &[
 ];
 
 /// Segments after which the next one is an object id, not a resource name.
-const COLLECTIONS: &[&str] = &["users", "groups"];
+const COLLECTIONS: &[&str] = &["users", "groups", "subscriptions"];
 
 fn canonical_segment(seg: &str) -> Option<&'static str> {
     KNOWN_SEGMENTS

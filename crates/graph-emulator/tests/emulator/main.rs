@@ -8,5 +8,6 @@ mod directory;
 mod faults;
 mod graph;
 mod groups;
+mod subscriptions;
 mod token;
 mod users;
