@@ -5,4 +5,5 @@ mod directory;
 mod gateway;
 mod pager;
 mod retries;
+mod subscriptions;
 mod tokens;
