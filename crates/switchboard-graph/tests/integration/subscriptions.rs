@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 //! The core's SubscriptionApi against the emulator: the validation handshake reaches our
 //! receiver, the granted expiry is read back (shortened when Graph says so), renew, reauthorize
 //! and delete work, and a user change is delivered with our clientState.
