@@ -168,7 +168,7 @@ async fn a_webhook_that_fails_the_handshake_or_a_missing_role_is_an_error() {
     let h = Harness::start().await;
     let subs = subscriptions(&h, &["User.Read.All"]).await;
     let err = subs
-        .create(&request(&closed_port_url().await.to_string(), 60))
+        .create(&request(closed_port_url().await.as_ref(), 60))
         .await
         .unwrap_err();
     assert!(
