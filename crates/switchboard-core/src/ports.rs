@@ -193,6 +193,14 @@ pub trait ExtensionStore: Send + Sync + std::fmt::Debug {
     ) -> Result<Vec<Extension>, StoreError>;
     /// Every synced extension as (graph user id, number): what a full run compares the tenant with.
     async fn synced_user_ids(&self) -> Result<Vec<(String, String)>, StoreError>;
+    /// One page of the same pairs, ordered by graph user id: the first `limit` ids greater than
+    /// `after` (from the start when `None`). A full run pages through these instead of holding
+    /// every pair at once.
+    async fn synced_user_ids_page(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<(String, String)>, StoreError>;
     /// Applies the actions in ONE transaction, with an audit entry per change and the group
     /// "Azure AD" kept in step; a crash leaves either all or none of the batch.
     async fn apply_user_batch(&self, batch: &UserSyncBatch) -> Result<(), StoreError>;
@@ -338,9 +346,16 @@ pub struct GrantedSubscription {
 /// Microsoft Graph subscriptions (`/v1.0/subscriptions`).
 #[async_trait]
 pub trait SubscriptionApi: Send + Sync + std::fmt::Debug {
-    async fn create(&self, request: &NewSubscription) -> Result<GrantedSubscription, DirectoryError>;
+    async fn create(
+        &self,
+        request: &NewSubscription,
+    ) -> Result<GrantedSubscription, DirectoryError>;
     /// `PATCH` with a new expiration; returns what Graph granted.
-    async fn renew(&self, id: &str, expiration: jiff::Timestamp) -> Result<GrantedSubscription, DirectoryError>;
+    async fn renew(
+        &self,
+        id: &str,
+        expiration: jiff::Timestamp,
+    ) -> Result<GrantedSubscription, DirectoryError>;
     /// `POST /subscriptions/{id}/reauthorize` after a `reauthorizationRequired` lifecycle event.
     async fn reauthorize(&self, id: &str) -> Result<(), DirectoryError>;
     async fn delete(&self, id: &str) -> Result<(), DirectoryError>;

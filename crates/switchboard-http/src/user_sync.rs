@@ -204,10 +204,43 @@ pub(crate) fn status_badge(status: &UserSyncStatus) -> &'static str {
     }
 }
 
+/// Why scope ids were refused, so the API and the console can each word it their own way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ScopeError {
+    /// Entries that are not GUIDs (quoted, at most 80 characters each).
+    NotIds {
+        what: &'static str,
+        bad: Vec<String>,
+    },
+    /// `only`/`groups` with an empty list.
+    Empty {
+        what: &'static str,
+        mode: &'static str,
+    },
+}
+
+impl std::fmt::Display for ScopeError {
+    /// The API's wording.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NotIds { what, bad } => write!(
+                f,
+                "scope ids must be Microsoft Entra object ids (GUIDs such as 3f2c9a4e-5b1d-4c8e-9f0a-1b2c3d4e5f60), one per {what}; not ids: {}. Copy the Object ID from the {what}'s Overview page in Microsoft Entra ID.",
+                bad.join(", ")
+            ),
+            Self::Empty { what, mode } => write!(
+                f,
+                "scope \"{mode}\" needs at least one {what} object id: an empty list would take every user out of the sync."
+            ),
+        }
+    }
+}
+
 /// Checks what core leaves to the caller: scope ids must be Entra object ids (normalised to
 /// lower-case, as Graph spells them, so they match), and `only`/`groups` need at least one,
 /// since an empty list would take every user out of the sync.
-pub(crate) fn check_scope(config: &mut UserSyncConfig) -> Result<(), String> {
+pub(crate) fn check_scope_ids(config: &mut UserSyncConfig) -> Result<(), ScopeError> {
+    let mode = scope_mode(&config.plan.scope);
     let (ids, what, needs_one) = match &mut config.plan.scope {
         Scope::All => return Ok(()),
         Scope::AllExcept(ids) => (ids, "user", false),
@@ -225,19 +258,24 @@ pub(crate) fn check_scope(config: &mut UserSyncConfig) -> Result<(), String> {
         }
     }
     if !bad.is_empty() {
-        return Err(format!(
-            "scope ids must be Microsoft Entra object ids (GUIDs such as 3f2c9a4e-5b1d-4c8e-9f0a-1b2c3d4e5f60), one per {what}; not ids: {}. Copy the Object ID from the {what}'s Overview page in Microsoft Entra ID.",
-            bad.join(", ")
-        ));
+        return Err(ScopeError::NotIds { what, bad });
     }
     if needs_one && normalised.is_empty() {
-        return Err(format!(
-            "scope \"{}\" needs at least one {what} object id: an empty list would take every user out of the sync.",
-            scope_mode(&config.plan.scope)
-        ));
+        return Err(ScopeError::Empty { what, mode });
     }
     *ids = normalised;
     Ok(())
+}
+
+/// [`check_scope_ids`] with the API's message.
+pub(crate) fn check_scope(config: &mut UserSyncConfig) -> Result<(), String> {
+    check_scope_ids(config).map_err(|e| e.to_string())
+}
+
+/// The audit actor of a user sync run that someone started: `sync:users (started by admin:NAME)`
+/// or `sync:users (started by api:NAME)`, so the changes read as the sync's, not as hand edits.
+pub(crate) fn started_by(actor: &str) -> String {
+    format!("sync:users (started by {actor})")
 }
 
 /// The API spelling of a scope mode.

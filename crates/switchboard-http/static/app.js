@@ -74,6 +74,16 @@
       var processed = run.processed || 0;
       var text = document.getElementById("sync-processed");
       if (text) { text.textContent = String(processed); }
+      var unit = document.getElementById("sync-processed-unit");
+      if (unit) { unit.textContent = processed === 1 ? "user" : "users"; }
+      // "Starting…" until the run has stored itself; then its real mode.
+      var label = box.querySelector("label[data-starting]");
+      if (label && (run.mode === "full" || run.mode === "delta")) {
+        var since = typeof run.started_at === "string"
+          ? " since " + run.started_at.replace("T", " ").slice(0, 19) + " UTC" : "";
+        label.textContent = "Running " + run.mode + " sync" + since;
+        label.removeAttribute("data-starting");
+      }
       Object.keys(run.counts || {}).forEach(function (key) {
         var el = box.querySelector('[data-count="' + key + '"]');
         if (el) { el.textContent = String(run.counts[key]); }

@@ -1,7 +1,9 @@
 //! The audit log: one row per change to an extension, never updated or deleted by the store.
 //! Sync batches also record their run id (`run_id`), which console and API changes leave NULL.
 
-use crate::support::{column, db_error, json_column, json_text, millis, timestamp_column};
+use crate::support::{
+    cache_statement, column, db_error, json_column, json_text, millis, timestamp_column,
+};
 use jiff::Timestamp;
 use sqlx::{AnyConnection, AnyPool, AssertSqlSafe};
 use switchboard_core::ports::StoreError;
@@ -70,6 +72,7 @@ pub(crate) async fn write_batch(
              VALUES {values}"
         );
         let mut statement = sqlx::query(AssertSqlSafe(sql))
+            .persistent(cache_statement(chunk.len(), BATCH_ROWS))
             .bind(millis(at))
             .bind(actor)
             .bind(run_id);

@@ -4,8 +4,8 @@
 
 use crate::open::Engine;
 use crate::support::{
-    IN_CHUNK, column, count, db_error, flag_column, millis, optional_timestamp_column,
-    placeholders, timestamp_column,
+    IN_CHUNK, cache_statement, column, count, db_error, flag_column, millis,
+    optional_timestamp_column, placeholders, timestamp_column,
 };
 use jiff::Timestamp;
 use sqlx::any::AnyRow;
@@ -217,7 +217,8 @@ async fn groups_of(
             "SELECT number, group_name FROM extension_groups WHERE number IN ({})",
             placeholders(1, chunk.len())
         );
-        let mut statement = sqlx::query(AssertSqlSafe(sql));
+        let mut statement =
+            sqlx::query(AssertSqlSafe(sql)).persistent(cache_statement(chunk.len(), IN_CHUNK));
         for n in chunk {
             statement = statement.bind(n.as_str());
         }
@@ -287,7 +288,8 @@ pub(crate) async fn for_users(
             ),
             placeholders(1, chunk.len())
         );
-        let mut statement = sqlx::query(AssertSqlSafe(sql));
+        let mut statement =
+            sqlx::query(AssertSqlSafe(sql)).persistent(cache_statement(chunk.len(), IN_CHUNK));
         for id in chunk {
             statement = statement.bind(*id);
         }
@@ -311,6 +313,46 @@ pub(crate) async fn synced_user_ids(pool: &AnyPool) -> Result<Vec<(String, Strin
     .fetch_all(pool)
     .await
     .map_err(|e| db_error("reading synced users", e))?;
+    rows.iter()
+        .map(|row| {
+            Ok((
+                column(row, TABLE, "graph_user_id")?,
+                column(row, TABLE, "number")?,
+            ))
+        })
+        .collect()
+}
+
+/// One keyset page of [`synced_user_ids`], ordered by graph user id: the ids after `after`.
+pub(crate) async fn synced_user_ids_page(
+    pool: &AnyPool,
+    after: Option<&str>,
+    limit: u32,
+) -> Result<Vec<(String, String)>, StoreError> {
+    const DOING: &str = "reading synced users";
+    let limit = i64::from(limit.max(1));
+    let rows = match after {
+        Some(after) => {
+            sqlx::query(
+                "SELECT graph_user_id, number FROM extensions \
+                 WHERE graph_user_id > $1 ORDER BY graph_user_id LIMIT $2",
+            )
+            .bind(after)
+            .bind(limit)
+            .fetch_all(pool)
+            .await
+        }
+        None => {
+            sqlx::query(
+                "SELECT graph_user_id, number FROM extensions \
+                 WHERE graph_user_id IS NOT NULL ORDER BY graph_user_id LIMIT $1",
+            )
+            .bind(limit)
+            .fetch_all(pool)
+            .await
+        }
+    }
+    .map_err(|e| db_error(DOING, e))?;
     rows.iter()
         .map(|row| {
             Ok((
@@ -412,7 +454,8 @@ pub(crate) async fn find_many_for_update(
             placeholders(1, chunk.len()),
             lock
         );
-        let mut statement = sqlx::query(AssertSqlSafe(sql));
+        let mut statement =
+            sqlx::query(AssertSqlSafe(sql)).persistent(cache_statement(chunk.len(), IN_CHUNK));
         for n in chunk {
             statement = statement.bind(*n);
         }
@@ -445,7 +488,8 @@ pub(crate) async fn numbers_of_users(
             placeholders(1, chunk.len()),
             lock
         );
-        let mut statement = sqlx::query(AssertSqlSafe(sql));
+        let mut statement =
+            sqlx::query(AssertSqlSafe(sql)).persistent(cache_statement(chunk.len(), IN_CHUNK));
         for id in chunk {
             statement = statement.bind(*id);
         }
@@ -474,7 +518,8 @@ pub(crate) async fn tombstoned_among(
             "SELECT graph_user_id FROM extension_tombstones WHERE graph_user_id IN ({})",
             placeholders(1, chunk.len())
         );
-        let mut statement = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql));
+        let mut statement = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql))
+            .persistent(cache_statement(chunk.len(), IN_CHUNK));
         for id in chunk {
             statement = statement.bind(*id);
         }
@@ -607,7 +652,9 @@ pub(crate) async fn add_to_group(
             "INSERT INTO extension_groups (number, group_name) VALUES {rows} \
              ON CONFLICT (number, group_name) DO NOTHING"
         );
-        let mut statement = sqlx::query(AssertSqlSafe(sql)).bind(group);
+        let mut statement = sqlx::query(AssertSqlSafe(sql))
+            .persistent(cache_statement(chunk.len(), GROUP_ROWS))
+            .bind(group);
         for number in chunk {
             statement = statement.bind(*number);
         }
@@ -662,7 +709,10 @@ pub(crate) async fn upsert_synced(
                     updated_at = excluded.updated_at, \
                     synced_at = excluded.synced_at"
         );
-        let mut statement = sqlx::query(AssertSqlSafe(sql)).bind(millis(at)).bind(false);
+        let mut statement = sqlx::query(AssertSqlSafe(sql))
+            .persistent(cache_statement(chunk.len(), SYNCED_ROWS))
+            .bind(millis(at))
+            .bind(false);
         for ext in chunk {
             let f = &ext.fields;
             statement = statement

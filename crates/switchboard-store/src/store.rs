@@ -157,6 +157,14 @@ impl ExtensionStore for SqlStore {
         extensions::synced_user_ids(&self.pool).await
     }
 
+    async fn synced_user_ids_page(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        extensions::synced_user_ids_page(&self.pool, after, limit).await
+    }
+
     async fn apply_user_batch(&self, batch: &UserSyncBatch) -> Result<(), StoreError> {
         user_batch::apply(&self.pool, self.engine(), batch).await
     }

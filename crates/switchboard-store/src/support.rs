@@ -109,6 +109,16 @@ pub(crate) fn json_column(
 /// The most bind parameters one `IN (…)` list gets; longer lists are split into several queries.
 pub(crate) const IN_CHUNK: usize = 500;
 
+/// Whether a statement built for `rows` rows (or `IN` values) of at most `full` per statement
+/// is kept prepared in the connection's statement cache: full chunks and short ones are, the
+/// odd-sized rest of a long list is not. Each cached statement holds its compiled program on its
+/// connection (a multi-row insert or a 500-value `IN` list is tens of KiB), and a remainder
+/// differs from page to page, so caching those would fill every connection's cache with
+/// statements that are never reused.
+pub(crate) fn cache_statement(rows: usize, full: usize) -> bool {
+    rows == full || rows <= 16
+}
+
 /// `$first, $first+1, …` for `count` parameters: the placeholders of an `IN (…)` list. Built
 /// from numbers only, never from data, so SQL made with it is safe to assert as such.
 pub(crate) fn placeholders(first: usize, count: usize) -> String {

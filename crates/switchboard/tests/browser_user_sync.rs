@@ -7,11 +7,12 @@
 
 mod common;
 
+use common::browser::{
+    browser, click, exists, scroll_to, set_field, shot, table_rows, text_of, wait_for,
+};
 use common::{ADMIN, PASSWORD, TestApp, spawn_app_with_users};
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::Locator;
 use serde_json::{Value, json};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 /// Generated users; big enough that a full sync takes several pages of 999.
@@ -20,139 +21,6 @@ const TENANT_USERS: usize = 3000;
 const MEMBER: &str = "Zelda Quartermaine";
 const DISABLED: &str = "Dora Offenbach";
 const GUEST: &str = "Gus Visitorson";
-
-// ---------------------------------------------------------------------------------------------
-// The browser
-// ---------------------------------------------------------------------------------------------
-
-struct Driver(Child);
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-async fn browser() -> (Driver, Client) {
-    let port = free_port();
-    let driver = Command::new(
-        std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into()),
-    )
-    .arg(format!("--port={port}"))
-    .stdout(Stdio::null())
-    .stderr(Stdio::null())
-    .spawn()
-    .expect(
-        "chromedriver is installed (apt-get install chromium chromium-driver; .ci/run does it)",
-    );
-    let driver = Driver(driver);
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({"args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                        "--no-first-run", "--window-size=1280,1000",
-                        format!("--user-data-dir={}", std::env::temp_dir().join(format!("sb-chrome-{}", uuid::Uuid::new_v4().simple())).display())]}),
-    );
-    let url = format!("http://127.0.0.1:{port}");
-    for _ in 0..100 {
-        if let Ok(c) = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(caps.clone())
-            .connect(&url)
-            .await
-        {
-            return (driver, c);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("chromedriver did not start on {url}");
-}
-
-fn screenshot_dir() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
-    std::fs::create_dir_all(&dir).expect("screenshot dir");
-    dir
-}
-
-async fn shot(c: &Client, name: &str) {
-    let png = c.screenshot().await.expect("screenshot");
-    std::fs::write(screenshot_dir().join(format!("user-sync-{name}.png")), png)
-        .expect("write screenshot");
-}
-
-/// The visible text, white space collapsed (badges sit on lines of their own).
-async fn text_of(c: &Client, css: &str) -> String {
-    c.find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|_| panic!("{css} on page"))
-        .text()
-        .await
-        .expect("text")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-async fn exists(c: &Client, css: &str) -> bool {
-    !c.find_all(Locator::Css(css))
-        .await
-        .expect("find")
-        .is_empty()
-}
-
-async fn click(c: &Client, css: &str) {
-    c.find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|_| panic!("{css} on page"))
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("click {css}: {e}"));
-}
-
-/// Waits for an element the next page (or the updated page) has.
-async fn wait_for(c: &Client, css: &str, secs: u64) {
-    c.wait()
-        .at_most(Duration::from_secs(secs))
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css} did not appear within {secs} s: {e}"));
-}
-
-async fn set_field(c: &Client, css: &str, value: &str) {
-    let field = c.find(Locator::Css(css)).await.unwrap();
-    field.clear().await.unwrap();
-    field.send_keys(value).await.unwrap();
-}
-
-async fn scroll_to(c: &Client, css: &str) {
-    c.execute(
-        "document.querySelector(arguments[0]).scrollIntoView({block: 'center'});",
-        vec![json!(css)],
-    )
-    .await
-    .unwrap();
-}
-
-/// The rows of a table as the admin reads them: one string per cell, badges as their words.
-async fn table_rows(c: &Client, css: &str) -> Vec<Vec<String>> {
-    let rows = c
-        .execute(
-            "return Array.from(document.querySelectorAll(arguments[0]))
-                 .filter(tr => !tr.closest('[hidden]'))
-                 .map(tr => Array.from(tr.cells).map(td => td.innerText.replace(/\\s+/g, ' ').trim()));",
-            vec![json!(css)],
-        )
-        .await
-        .unwrap();
-    serde_json::from_value(rows).unwrap()
-}
 
 // ---------------------------------------------------------------------------------------------
 // The tenant: ground truth from the emulator
@@ -237,8 +105,13 @@ async fn admin_syncs_users_and_looks_after_extensions_in_the_browser() {
     assert_eq!(text_of(&c, "#sync-badge").await, "idle");
     assert_eq!(text_of(&c, "#last-run").await, "never");
     assert!(text_of(&c, "#last-full-sync").await.starts_with("never"));
+    let next_run = text_of(&c, "#next-run").await;
+    assert_ne!(
+        next_run, "not scheduled",
+        "scheduled sync is on: say what it waits for"
+    );
     assert!(!exists(&c, "#sync-progress").await, "nothing running");
-    shot(&c, "01-idle").await;
+    shot(&c, "user-sync-01-idle").await;
 
     // 2. Preview: the plan lists every member, with what happens and why; nothing changes.
     click(&c, "#sync-preview").await;
@@ -291,13 +164,13 @@ async fn admin_syncs_users_and_looks_after_extensions_in_the_browser() {
         app.extensions().await.is_empty(),
         "a preview changes nothing"
     );
-    shot(&c, "02-preview").await;
+    shot(&c, "user-sync-02-preview").await;
     // The Skip chip filters the table to the skipped users.
     click(&c, "#plan-filter [data-filter='skip']").await;
     let skipped = table_rows(&c, "#plan-table tr[data-action]").await;
     assert_eq!(skipped.len(), disabled_members);
     assert!(skipped.iter().all(|r| r[0] == "skip"), "{skipped:?}");
-    shot(&c, "03-preview-skipped").await;
+    shot(&c, "user-sync-03-preview-skipped").await;
 
     // 3. Full sync: the status card follows the run and shows its result, without a reload.
     // Slow Graph pages a little, so the run lasts a few seconds and the progress has a chance
@@ -323,12 +196,19 @@ async fn admin_syncs_users_and_looks_after_extensions_in_the_browser() {
     let saw_progress = exists(&c, "#sync-progress").await;
     if saw_progress {
         assert_eq!(text_of(&c, "#sync-badge").await, "running");
-        // "Running full sync since …" (the mode is only known once the run has stored itself).
+        // "Running full sync since …", or "Starting a full sync…" before the run has stored
+        // itself: labelled from what was asked for, never guessed as "delta".
+        let label = text_of(&c, "#sync-progress label").await;
         assert!(
-            text_of(&c, "#sync-progress label")
-                .await
-                .starts_with("Running "),
+            label.starts_with("Running full sync since ") || label == "Starting a full sync…",
+            "{label}"
         );
+        for button in ["#sync-now", "#sync-full", "#sync-preview"] {
+            assert!(
+                exists(&c, &format!("{button}[disabled]")).await,
+                "{button} is disabled while the run goes"
+            );
+        }
         // A moment for the first page to be counted, if the run is still going.
         for _ in 0..30 {
             let n = c
@@ -343,7 +223,7 @@ async fn admin_syncs_users_and_looks_after_extensions_in_the_browser() {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        shot(&c, "04-progress").await;
+        shot(&c, "user-sync-04-progress").await;
     }
     wait_for(&c, "#sync-status[data-state='idle'] #last-run .counts", 90).await;
     assert_eq!(
@@ -368,7 +248,7 @@ async fn admin_syncs_users_and_looks_after_extensions_in_the_browser() {
     assert!(!text_of(&c, "#last-full-sync").await.starts_with("never"));
     let exts = app.extensions().await;
     assert_eq!(exts.len(), enabled_members, "the API agrees with the card");
-    shot(&c, "05-synced").await;
+    shot(&c, "user-sync-05-synced").await;
 
     // A guest joins: the next preview (an incremental one) says why it gets no extension.
     let mut guest = person(GUEST);
@@ -393,7 +273,7 @@ async fn admin_syncs_users_and_looks_after_extensions_in_the_browser() {
         g[3].contains("guests are synced only with \"Include guests\" on"),
         "{g:?}"
     );
-    shot(&c, "06-preview-guest").await;
+    shot(&c, "user-sync-06-preview-guest").await;
     assert_eq!(
         app.extensions().await.len(),
         enabled_members,
@@ -422,7 +302,22 @@ async fn admin_syncs_users_and_looks_after_extensions_in_the_browser() {
         assert_eq!(r[5], "enabled synced", "{r:?}");
     }
     assert!(exists(&c, "#next-page").await, "more pages");
-    shot(&c, "07-extensions").await;
+    let status_cell = c
+        .execute(
+            "const td = document.querySelector('#extensions-table tr[data-number] td:last-child');
+             const table = document.getElementById('extensions-table');
+             return [getComputedStyle(td).display,
+                     td.getBoundingClientRect().right <= table.parentElement.getBoundingClientRect().right + 1];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        status_cell,
+        json!(["table-cell", true]),
+        "the Status column is a whole table cell"
+    );
+    shot(&c, "user-sync-07-extensions").await;
 
     let number = exts
         .iter()
@@ -450,12 +345,14 @@ async fn admin_syncs_users_and_looks_after_extensions_in_the_browser() {
     assert_eq!(row[3], "Operations");
     assert_eq!(row[4], "Azure AD");
     assert_eq!(row[5], "enabled synced");
-    assert!(
-        text_of(&c, "#extension-count")
-            .await
-            .contains(&format!("{matching} match")),
+    let count = text_of(&c, "#extension-count").await;
+    assert!(count.contains(&format!("{matching} match")), "{count}");
+    assert_eq!(
+        count.contains(&format!("{matching} matches")),
+        matching != 1,
+        "singular and plural: {count}"
     );
-    shot(&c, "08-search").await;
+    shot(&c, "user-sync-08-search").await;
 
     // 5. One extension: synced fields read-only with the reason; exclude it; the history.
     click(&c, &format!("tr[data-number='{number}'] a.number")).await;
@@ -475,7 +372,7 @@ async fn admin_syncs_users_and_looks_after_extensions_in_the_browser() {
     assert_eq!(text_of(&c, "#graph-user-id").await, zelda);
     assert!(exists(&c, "#audit-trail li[data-action='create']").await);
     assert_eq!(text_of(&c, "#exclude-toggle").await, "Exclude from sync");
-    shot(&c, "09-extension-synced").await;
+    shot(&c, "user-sync-09-extension-synced").await;
 
     click(&c, "#exclude-toggle").await;
     wait_for(&c, "#exclude-toggle[data-excluded='true']", 10).await;
@@ -489,13 +386,23 @@ async fn admin_syncs_users_and_looks_after_extensions_in_the_browser() {
         "enabled synced excluded"
     );
     assert_eq!(text_of(&c, "#exclude-toggle").await, "Include in sync");
-    assert!(exists(&c, "#excluded-note").await);
+    assert!(
+        !exists(&c, "#excluded-note").await,
+        "said once: the notice, not the note too"
+    );
     assert!(
         exists(&c, "#edit-extension").await,
         "editable once excluded"
     );
     let create = text_of(&c, "#audit-trail li[data-action='create']").await;
-    assert!(create.contains("create by"), "{create}");
+    assert!(
+        create.contains(&format!("Created by User sync, started by {ADMIN}")),
+        "{create}"
+    );
+    assert!(
+        create.contains(&format!("Display name: \"{MEMBER}\"")),
+        "field labels, not keys: {create}"
+    );
     assert!(
         create.contains(MEMBER),
         "the created values are listed: {create}"
@@ -505,9 +412,14 @@ async fn admin_syncs_users_and_looks_after_extensions_in_the_browser() {
         true,
         "the API agrees"
     );
-    shot(&c, "10-extension-excluded").await;
+    shot(&c, "user-sync-10-extension-excluded").await;
     scroll_to(&c, "#audit").await;
-    shot(&c, "11-extension-history").await;
+    shot(&c, "user-sync-11-extension-history").await;
+    c.goto(&format!("{}/extensions/{number}", app.url))
+        .await
+        .unwrap();
+    wait_for(&c, "#excluded-note", 10).await;
+    assert!(!exists(&c, "#notice").await);
 
     // 6. Settings: saved values persist; an invalid one is shown next to its field.
     click(&c, ".mainnav a[href='/sync/users']").await;
@@ -558,16 +470,19 @@ async fn admin_syncs_users_and_looks_after_extensions_in_the_browser() {
         "{saved}"
     );
     scroll_to(&c, "#numbering-start").await;
-    shot(&c, "12-settings-saved").await;
+    shot(&c, "user-sync-12-settings-saved").await;
 
     set_field(&c, "#poll-interval", "1").await;
     click(&c, "#save-user-sync").await;
     wait_for(&c, "#poll-interval-error", 10).await;
     let error = text_of(&c, "#poll-interval-error").await;
-    assert!(
-        error.contains("10") && error.contains("86400"),
-        "the error says what is allowed: {error}"
+    assert_eq!(
+        error, "Poll interval must be between 10 and 86400 seconds (you entered 1).",
+        "the error says what is allowed, in the form's words"
     );
+    let daily = c.find(Locator::Id("daily-full-sync")).await.unwrap();
+    assert_eq!(daily.attr("type").await.unwrap().as_deref(), Some("text"));
+    assert_eq!(daily.prop("value").await.unwrap().as_deref(), Some("02:00"));
     assert!(text_of(&c, "#page-error").await.contains("not valid"));
     let poll = c.find(Locator::Id("poll-interval")).await.unwrap();
     assert_eq!(poll.prop("value").await.unwrap().as_deref(), Some("1"));
@@ -589,7 +504,7 @@ async fn admin_syncs_users_and_looks_after_extensions_in_the_browser() {
         .unwrap();
     assert_eq!(saved["poll_interval_secs"], 60, "nothing saved: {saved}");
     scroll_to(&c, "#poll-interval").await;
-    shot(&c, "13-settings-invalid").await;
+    shot(&c, "user-sync-13-settings-invalid").await;
 
     eprintln!(
         "user sync browser walk: {enabled_members} synced, {disabled_members} skipped, progress {}",

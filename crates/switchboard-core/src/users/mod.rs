@@ -1,6 +1,7 @@
 //! User sync: Microsoft 365 users → PBX extensions. Pure rules; the run that feeds them pages of
 //! users and applies the resulting actions lives with the adapters.
 
+mod ids;
 mod model;
 mod numbering;
 mod plan;

@@ -61,41 +61,69 @@ pub fn number_from_attribute(user: &DirectoryUser, source: NumberSource) -> Opti
     }
 }
 
-/// The numbers in use, for handing out free ones.
+/// The numbers in use, for handing out free ones. Numbers in canonical decimal form (digits, no
+/// leading zero) are kept as integers, a few bytes each; anything else ("0100", "12a") as text.
 #[derive(Debug, Clone, Default)]
 pub struct NumberPool {
-    used: BTreeSet<String>,
+    canonical: BTreeSet<u64>,
+    other: BTreeSet<String>,
     start: u64,
     /// Every number below this is known to be used (keeps first-free O(1) amortised).
     cursor: u64,
 }
 
+/// `number` as an integer when it is its canonical decimal form (so the two convert both ways).
+fn canonical(number: &str) -> Option<u64> {
+    let b = number.as_bytes();
+    let canonical = !b.is_empty()
+        && b.len() <= 19
+        && b.iter().all(u8::is_ascii_digit)
+        && (b.len() == 1 || b[0] != b'0');
+    canonical.then(|| number.parse().ok()).flatten()
+}
+
 impl NumberPool {
     pub fn new(start: u32, used: impl IntoIterator<Item = String>) -> Self {
-        Self {
-            used: used.into_iter().collect(),
+        let mut pool = Self {
+            canonical: BTreeSet::new(),
+            other: BTreeSet::new(),
             start: u64::from(start),
             cursor: u64::from(start),
+        };
+        for n in used {
+            match canonical(&n) {
+                Some(v) => pool.canonical.insert(v),
+                None => pool.other.insert(n),
+            };
         }
+        pool
     }
 
     pub fn is_used(&self, number: &str) -> bool {
-        self.used.contains(number)
+        match canonical(number) {
+            Some(v) => self.canonical.contains(&v),
+            None => self.other.contains(number),
+        }
     }
 
     /// Claims `number`; false when it is already taken.
     pub fn claim(&mut self, number: &str) -> bool {
-        self.used.insert(number.to_owned())
+        match canonical(number) {
+            Some(v) => self.canonical.insert(v),
+            None => self.other.insert(number.to_owned()),
+        }
     }
 
     pub fn release(&mut self, number: &str) {
-        if self.used.remove(number)
-            && let Ok(n) = number.parse::<u64>()
-            && n >= self.start
-            && n < self.cursor
-            && number == n.to_string()
-        {
-            self.cursor = n;
+        match canonical(number) {
+            Some(n) => {
+                if self.canonical.remove(&n) && n >= self.start && n < self.cursor {
+                    self.cursor = n;
+                }
+            }
+            None => {
+                self.other.remove(number);
+            }
         }
     }
 
@@ -103,10 +131,10 @@ impl NumberPool {
     pub fn take_first_free(&mut self) -> Option<String> {
         let max = 10u64.pow(MAX_DIGITS as u32);
         while self.cursor < max {
-            let candidate = self.cursor.to_string();
+            let candidate = self.cursor;
             self.cursor += 1;
-            if self.used.insert(candidate.clone()) {
-                return Some(candidate);
+            if self.canonical.insert(candidate) {
+                return Some(candidate.to_string());
             }
         }
         None
@@ -173,5 +201,27 @@ mod tests {
         assert_eq!(pool.take_first_free().as_deref(), Some("101"));
         assert!(!pool.claim("103"));
         assert!(pool.claim("555"));
+    }
+
+    #[test]
+    fn non_canonical_numbers_are_distinct_from_their_value() {
+        let mut pool = NumberPool::new(100, ["0100".to_owned(), "12a".to_owned()]);
+        assert!(pool.is_used("0100"));
+        assert!(!pool.is_used("100"));
+        assert!(pool.is_used("12a"));
+        assert_eq!(pool.take_first_free().as_deref(), Some("100"));
+        assert!(!pool.claim("0100"));
+        assert!(pool.claim("00100"));
+        assert!(pool.claim("0"));
+        assert!(!pool.claim("0"));
+        assert!(
+            pool.claim("99999999999999999999"),
+            "too long for u64: kept as text"
+        );
+        pool.release("0100");
+        assert!(!pool.is_used("0100"));
+        assert!(pool.is_used("100"));
+        pool.release("100");
+        assert_eq!(pool.take_first_free().as_deref(), Some("100"));
     }
 }

@@ -3,6 +3,7 @@
 //! page is committed on its own and the delta link is saved only after the last one, so a crash
 //! replays (idempotently) instead of losing changes.
 
+use super::ids::IdSet;
 use super::{
     Action, DirectoryUser, Extension, PlanContext, RunCounts, RunMode, Scope, SyncRunRecord,
     SyncState, UserSyncBatch, UserSyncSettings, plan_removals, plan_user,
@@ -18,6 +19,9 @@ use std::sync::{Arc, Mutex};
 
 /// Settings key of [`UserSyncConfig`].
 pub const USER_SYNC_SETTINGS_KEY: &str = "user_sync";
+/// Stored (user, number) pairs read per query when a full run looks for users who are gone.
+const SYNCED_IDS_PAGE: u32 = 5_000;
+
 /// Sync-state key of the users delta link.
 pub const USER_SYNC_STATE_KEY: &str = "users";
 
@@ -367,7 +371,7 @@ impl<'a> Job<'a> {
         let snapshot = self.sync.store.planning_snapshot().await?;
         let mut ctx = PlanContext::from_snapshot(self.settings.clone(), snapshot);
         let members = self.scope_members().await?;
-        let mut seen: HashSet<String> = HashSet::new();
+        let mut seen = IdSet::default();
         let mut cursor = DirectoryCursor::FullList {
             include_guests: self.settings.include_guests,
         };
@@ -380,7 +384,7 @@ impl<'a> Job<'a> {
                     DirectoryChange::Upsert(u) => Some(u),
                     DirectoryChange::Removed { .. } => None,
                 })
-                .filter(|u| seen.insert(u.id.clone()))
+                .filter(|u| seen.insert(&u.id))
                 .collect();
             self.record.processed += users.len() as u64;
             let actions = self.plan_page(&users, &members, &mut ctx).await?;
@@ -390,15 +394,26 @@ impl<'a> Job<'a> {
                 None => break,
             }
         }
-        let gone: Vec<String> = self
-            .sync
-            .store
-            .synced_user_ids()
-            .await?
-            .into_iter()
-            .map(|(id, _)| id)
-            .filter(|id| !seen.contains(id))
-            .collect();
+        // Synced users the listing did not show, a page of stored ids at a time.
+        let mut gone: Vec<String> = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = self
+                .sync
+                .store
+                .synced_user_ids_page(after.as_deref(), SYNCED_IDS_PAGE)
+                .await?;
+            let full_page = page.len() >= SYNCED_IDS_PAGE as usize;
+            after = page.last().map(|(id, _)| id.clone());
+            gone.extend(
+                page.into_iter()
+                    .map(|(id, _)| id)
+                    .filter(|id| !seen.contains(id)),
+            );
+            if !full_page || after.is_none() {
+                break;
+            }
+        }
         if seen.is_empty() && !gone.is_empty() {
             // An empty tenant listing is far more likely a permission or service problem than
             // every user leaving at once: never disable or delete everything on that evidence.

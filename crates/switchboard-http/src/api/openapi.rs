@@ -293,7 +293,9 @@ pub(crate) mod schema {
         id: i64,
         #[schema(format = DateTime)]
         at: String,
-        /// `sync:users`, `admin:{username}` (console) or `api:{token name}`.
+        /// `sync:users` (scheduled run), `sync:users (started by admin:{username})` or
+        /// `sync:users (started by api:{token name})` (a run someone started), `admin:{username}`
+        /// (console) or `api:{token name}`.
         #[schema(example = "admin:alice")]
         actor: String,
         /// `create`, `adopt`, `update`, `enable`, `disable`, `delete`, `local_edit`, `exclude`…

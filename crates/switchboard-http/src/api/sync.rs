@@ -6,7 +6,8 @@ use super::{ApiJson, ApiQuery, Principal};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use crate::user_sync::{
-    OutcomeView, check_scope, error_status, merge_config, start_in_background, users_status,
+    OutcomeView, check_scope, error_status, merge_config, start_in_background, started_by,
+    users_status,
 };
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -111,7 +112,7 @@ pub(crate) async fn run(
     let request = RunRequest {
         full: query.full,
         dry_run: query.dry_run,
-        actor: who.actor.clone(),
+        actor: started_by(&who.actor),
     };
     tracing::info!(user = %who.username, via = who.via, full = query.full, dry_run = query.dry_run, wait, "user sync requested");
     if !wait {

@@ -376,14 +376,100 @@ pub(crate) async fn create(
 #[derive(Debug)]
 struct AuditRow {
     at: String,
+    /// Who, in words: "User sync, started by alice", "alice (console)"…
     actor: String,
+    /// The stored actor (`sync:users (started by admin:alice)`), as a tooltip.
+    actor_key: String,
+    /// The stored action (`create`, `exclude`…), for scripts and tests.
     action: String,
+    /// The action in words.
+    action_label: String,
     lines: Vec<String>,
+}
+
+/// A stored audit actor in words: `sync:users` → "User sync", `sync:users (started by
+/// admin:alice)` → "User sync, started by alice", `admin:alice` → "alice (console)",
+/// `api:deploy` → "API token deploy". Anything else is shown as stored.
+pub(crate) fn actor_label(actor: &str) -> String {
+    fn who(actor: &str) -> Option<String> {
+        if let Some(name) = actor.strip_prefix("admin:") {
+            Some(format!("{name} (console)"))
+        } else if let Some(name) = actor.strip_prefix("api:") {
+            Some(format!("API token {name}"))
+        } else {
+            match actor {
+                "cli" => Some("the command line".to_owned()),
+                _ => None,
+            }
+        }
+    }
+    if actor == "sync:users" {
+        return "User sync".to_owned();
+    }
+    if let Some(starter) = actor
+        .strip_prefix("sync:users (started by ")
+        .and_then(|rest| rest.strip_suffix(')'))
+    {
+        let starter = starter
+            .strip_prefix("admin:")
+            .map(str::to_owned)
+            .or_else(|| who(starter))
+            .unwrap_or_else(|| starter.to_owned());
+        return format!("User sync, started by {starter}");
+    }
+    who(actor).unwrap_or_else(|| actor.to_owned())
+}
+
+/// A stored audit action in words.
+fn action_label(action: &str) -> String {
+    match action {
+        "create" => "Created",
+        "adopt" => "Taken over from a local extension",
+        "update" => "Updated",
+        "enable" => "Enabled",
+        "disable" => "Disabled",
+        "delete" => "Deleted",
+        "local_create" => "Created as a local extension",
+        "local_edit" => "Edited",
+        "exclude" => "Excluded from sync",
+        "include" => "Included in sync",
+        other => other,
+    }
+    .to_owned()
+}
+
+/// The label of a stored key: the form's labels for the fields, words for the rest.
+fn key_label(key: &str) -> String {
+    FIELDS
+        .iter()
+        .find(|(name, _)| *name == key)
+        .map(|(_, label)| *label)
+        .or(match key {
+            "enabled" => Some("Enabled"),
+            "excluded" => Some("Excluded from sync"),
+            "reason" => Some("Reason"),
+            "origin" => Some("Origin"),
+            "number" => Some("Number"),
+            "groups" => Some("Groups"),
+            "graph_user_id" => Some("Microsoft 365 user"),
+            _ => None,
+        })
+        .map_or_else(|| key.to_owned(), str::to_owned)
 }
 
 fn plain(v: &serde_json::Value) -> String {
     match v {
-        serde_json::Value::String(s) => format!("\"{s}\""),
+        serde_json::Value::String(s) => match s.as_str() {
+            "" => "(empty)".to_owned(),
+            "account_disabled" => "the account is disabled in Microsoft 365".to_owned(),
+            "removed_from_tenant" => "the user was removed from Microsoft 365".to_owned(),
+            "left_scope" => "the user left the sync scope".to_owned(),
+            "azure_ad" => "Microsoft 365".to_owned(),
+            "local" => "local".to_owned(),
+            _ => format!("\"{s}\""),
+        },
+        serde_json::Value::Bool(true) => "yes".to_owned(),
+        serde_json::Value::Bool(false) => "no".to_owned(),
         serde_json::Value::Null => "–".to_owned(),
         other => other.to_string(),
     }
@@ -407,7 +493,7 @@ fn describe(detail: &serde_json::Value) -> Vec<String> {
                 for (k, av) in &a {
                     let bv = b.get(k).unwrap_or(&Value::Null);
                     if bv != av {
-                        lines.push(format!("{k}: {} → {}", plain(bv), plain(av)));
+                        lines.push(format!("{}: {} → {}", key_label(k), plain(bv), plain(av)));
                     }
                 }
                 return lines;
@@ -416,24 +502,27 @@ fn describe(detail: &serde_json::Value) -> Vec<String> {
                 match v {
                     Value::Array(changes) if k == "changes" => {
                         for c in changes {
-                            let field = c.get("field").and_then(Value::as_str).unwrap_or("?");
+                            let field =
+                                key_label(c.get("field").and_then(Value::as_str).unwrap_or("?"));
                             let before = c.get("before").map(plain).unwrap_or_default();
                             let after = c.get("after").map(plain).unwrap_or_default();
                             lines.push(format!("{field}: {before} → {after}"));
                         }
                     }
                     Value::Object(inner) => match before_after(v) {
-                        Some((b, a)) => lines.push(format!("{k}: {} → {}", plain(&b), plain(&a))),
+                        Some((b, a)) => {
+                            lines.push(format!("{}: {} → {}", key_label(k), plain(&b), plain(&a)))
+                        }
                         None => {
                             for (ik, iv) in inner {
                                 if !matches!(iv, Value::Null) && iv.as_str() != Some("") {
-                                    lines.push(format!("{ik}: {}", plain(iv)));
+                                    lines.push(format!("{}: {}", key_label(ik), plain(iv)));
                                 }
                             }
                         }
                     },
                     Value::Null => {}
-                    other => lines.push(format!("{k}: {}", plain(other))),
+                    other => lines.push(format!("{}: {}", key_label(k), plain(other))),
                 }
             }
         }
@@ -449,7 +538,9 @@ impl From<AuditEntry> for AuditRow {
         Self {
             at: when(a.at),
             lines: describe(&a.detail),
-            actor: a.actor,
+            actor: actor_label(&a.actor),
+            actor_key: a.actor,
+            action_label: action_label(&a.action),
             action: a.action,
         }
     }
@@ -468,6 +559,8 @@ struct DetailPage {
     enabled: bool,
     /// The next sync overwrites the fields: shown read-only.
     read_only: bool,
+    /// The "excluded" note under Details; not right after excluding, when the notice says it.
+    excluded_note: bool,
     synced_note: &'static str,
     graph_user_id: Option<String>,
     groups: Vec<String>,
@@ -530,6 +623,7 @@ async fn show_detail(
         excluded: ext.excluded,
         enabled: ext.enabled,
         read_only,
+        excluded_note: notice != detail_notice(Some("excluded")),
         synced_note: SYNCED_NOTE,
         graph_user_id: ext.graph_user_id.clone(),
         groups: ext.groups.clone(),
@@ -701,33 +795,49 @@ pub(crate) async fn delete(
 
 #[cfg(test)]
 mod tests {
-    use super::describe;
+    use super::{actor_label, describe};
     use serde_json::json;
 
     #[test]
     fn audit_details_read_as_before_and_after() {
         assert_eq!(
             describe(&json!({"changes": [{"field": "mobile", "before": "", "after": "+1 555"}]})),
-            ["mobile: \"\" → \"+1 555\""]
+            ["Mobile: (empty) → \"+1 555\""]
         );
         assert_eq!(
             describe(
                 &json!({"before": {"excluded": false, "x": 1}, "after": {"excluded": true, "x": 1}})
             ),
-            ["excluded: false → true"]
+            ["Excluded from sync: no → yes"]
         );
         assert_eq!(
             describe(&json!({"excluded": {"before": false, "after": true}})),
-            ["excluded: false → true"]
+            ["Excluded from sync: no → yes"]
         );
         let mut lines =
             describe(&json!({"fields": {"first_name": "Ada", "mobile": ""}, "enabled": true}));
         lines.sort();
-        assert_eq!(lines, ["enabled: true", "first_name: \"Ada\""]);
+        assert_eq!(lines, ["Enabled: yes", "First name: \"Ada\""]);
         assert_eq!(
             describe(&json!({"reason": "removed_from_tenant"})),
-            ["reason: \"removed_from_tenant\""]
+            ["Reason: the user was removed from Microsoft 365"]
         );
         assert!(describe(&json!(null)).is_empty());
+    }
+
+    #[test]
+    fn actors_read_as_people_and_the_sync() {
+        assert_eq!(actor_label("sync:users"), "User sync");
+        assert_eq!(
+            actor_label("sync:users (started by admin:alice)"),
+            "User sync, started by alice"
+        );
+        assert_eq!(
+            actor_label("sync:users (started by api:deploy)"),
+            "User sync, started by API token deploy"
+        );
+        assert_eq!(actor_label("admin:alice"), "alice (console)");
+        assert_eq!(actor_label("api:deploy"), "API token deploy");
+        assert_eq!(actor_label("demo"), "demo");
     }
 }

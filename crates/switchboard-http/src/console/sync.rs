@@ -7,8 +7,8 @@ use crate::api::admin_actor;
 use crate::auth::session::Session;
 use crate::state::AppState;
 use crate::user_sync::{
-    action_name, check_scope, error_status, reason_text, removal_help, scope_mode,
-    start_in_background, status_badge, users_status,
+    ScopeError, action_name, check_scope_ids, error_status, reason_text, removal_help, scope_mode,
+    start_in_background, started_by, status_badge, users_status,
 };
 use askama::Template;
 use axum::Form;
@@ -34,6 +34,7 @@ const NAME_LOOKUPS: usize = 500;
 
 #[derive(Debug)]
 pub(crate) struct RunView {
+    /// `full` or `delta`; empty while a run that was just started has no record yet.
     pub(crate) mode: &'static str,
     pub(crate) started_at: String,
     /// `12 s`, `3 min 5 s`…
@@ -91,6 +92,9 @@ pub(crate) struct StatusView {
     pub(crate) mode: &'static str,
     pub(crate) mode_text: String,
     pub(crate) running: Option<RunView>,
+    /// A run holds the lock but has not stored its record yet: its mode is not known (unless
+    /// the page was asked for it), so the card says "starting…" rather than guess.
+    pub(crate) starting: bool,
     pub(crate) last_run: Option<RunView>,
     pub(crate) next_run: Option<String>,
     pub(crate) last_full_sync: Option<String>,
@@ -139,8 +143,9 @@ pub(crate) async fn status_view(state: &AppState) -> Result<StatusView, SyncErro
                     .running
                     .as_ref()
                     .map(RunView::from)
-                    .unwrap_or_else(|| {
-                        RunView::from(&SyncRunRecord {
+                    .unwrap_or_else(|| RunView {
+                        mode: "",
+                        ..RunView::from(&SyncRunRecord {
                             id: String::new(),
                             kind: "users".into(),
                             mode: RunMode::Delta,
@@ -155,6 +160,7 @@ pub(crate) async fn status_view(state: &AppState) -> Result<StatusView, SyncErro
         } else {
             None
         },
+        starting: busy && status.running.is_none(),
         last_run: status.last_run.as_ref().map(RunView::from),
         next_run: status.next_run.map(when),
         last_full_sync: status.last_full_sync.map(when),
@@ -329,18 +335,75 @@ pub(crate) struct SettingsInput {
     time_zone: String,
 }
 
-/// Core's message for one setting alone (on top of the defaults), so each error sits next to
-/// its own field.
-fn core_check(change: impl FnOnce(&mut UserSyncConfig)) -> Option<String> {
+/// Whether core refuses one setting alone (on top of the defaults), so each error sits next to
+/// its own field. Core's message names the setting's key (`poll_interval_secs`…), which is right
+/// for the API; the form words it with its own labels (see `field_message`).
+fn core_refuses(change: impl FnOnce(&mut UserSyncConfig)) -> bool {
     let mut c = UserSyncConfig::default();
     change(&mut c);
-    c.validate().err()
+    c.validate().is_err()
 }
 
-fn whole_number(s: &str, what: &str) -> Result<u32, String> {
+/// The form's own words for a value core refused, by field.
+#[derive(Debug, Clone, Copy)]
+enum Field {
+    NumberingStart,
+    PollInterval,
+    DailyFullSyncAt,
+    TimeZone,
+}
+
+/// What was typed, quoted and shortened for a message.
+fn entered(s: &str) -> String {
+    let s = s.trim();
+    if s.is_empty() {
+        "you left it empty".to_owned()
+    } else {
+        format!("you entered {}", s.chars().take(40).collect::<String>())
+    }
+}
+
+fn field_message(field: Field, value: &str) -> String {
+    let you = entered(value);
+    match field {
+        Field::NumberingStart => {
+            format!("Numbering start must be between 1 and 99999999 ({you}).")
+        }
+        Field::PollInterval => {
+            format!("Poll interval must be between 10 and 86400 seconds ({you}).")
+        }
+        Field::DailyFullSyncAt => {
+            format!("Daily full sync at must be a 24-hour time such as 02:00 or 23:30 ({you}).")
+        }
+        Field::TimeZone => format!(
+            "Time zone must be an IANA name such as Europe/Berlin, America/New_York or UTC ({you})."
+        ),
+    }
+}
+
+fn whole_number(s: &str, label: &str, unit: &str) -> Result<u32, String> {
     s.trim()
         .parse()
-        .map_err(|_| format!("{what} must be a whole number, got \"{}\".", s.trim()))
+        .map_err(|_| format!("{label} must be a whole number{unit} ({}).", entered(s)))
+}
+
+/// The form's words for refused scope ids (the API keeps [`ScopeError`]'s own).
+fn scope_message(e: &ScopeError) -> String {
+    match e {
+        ScopeError::NotIds { what, bad } => format!(
+            "Entra object ids: each line must be the Object ID of a {what}, a GUID such as 3f2c9a4e-5b1d-4c8e-9f0a-1b2c3d4e5f60. Not an Object ID: {}. Copy it from the {what}'s Overview page in Microsoft Entra ID.",
+            bad.join(", ")
+        ),
+        ScopeError::Empty { what, mode } => {
+            let choice = SCOPE_MODES
+                .iter()
+                .find(|c| c.value == *mode)
+                .map_or(*mode, |c| c.label);
+            format!(
+                "\"{choice}\" needs at least one {what} Object ID under Entra object ids: with none, every user would leave the sync."
+            )
+        }
+    }
 }
 
 /// The form's values as settings, or the form with its errors.
@@ -378,10 +441,10 @@ fn parse_settings(input: SettingsInput) -> Result<UserSyncConfig, Box<SettingsFo
     let scope = scope.and_then(|scope| {
         let mut c = UserSyncConfig::default();
         c.plan.scope = scope;
-        match check_scope(&mut c) {
+        match check_scope_ids(&mut c) {
             Ok(()) => Some(c.plan.scope),
             Err(e) => {
-                form.scope_error = Some(e);
+                form.scope_error = Some(scope_message(&e));
                 None
             }
         }
@@ -406,24 +469,32 @@ fn parse_settings(input: SettingsInput) -> Result<UserSyncConfig, Box<SettingsFo
             None
         }
     };
-    let numbering_start = whole_number(&form.numbering_start, "The numbering start")
-        .and_then(|n| match core_check(|c| c.plan.numbering_start = n) {
-            Some(e) => Err(e),
-            None => Ok(n),
+    let numbering_start = whole_number(&form.numbering_start, "Numbering start", "")
+        .and_then(|n| {
+            if core_refuses(|c| c.plan.numbering_start = n) {
+                Err(field_message(Field::NumberingStart, &form.numbering_start))
+            } else {
+                Ok(n)
+            }
         })
         .map_err(|e| form.numbering_start_error = Some(e))
         .ok();
-    let poll = whole_number(&form.poll_interval_secs, "The poll interval")
-        .and_then(|n| match core_check(|c| c.poll_interval_secs = n) {
-            Some(e) => Err(e),
-            None => Ok(n),
+    let poll = whole_number(&form.poll_interval_secs, "Poll interval", " of seconds")
+        .and_then(|n| {
+            if core_refuses(|c| c.poll_interval_secs = n) {
+                Err(field_message(Field::PollInterval, &form.poll_interval_secs))
+            } else {
+                Ok(n)
+            }
         })
         .map_err(|e| form.poll_interval_secs_error = Some(e))
         .ok();
     let at = form.daily_full_sync_at.clone();
-    form.daily_full_sync_at_error = core_check(|c| c.daily_full_sync_at = at);
+    form.daily_full_sync_at_error = core_refuses(|c| c.daily_full_sync_at = at)
+        .then(|| field_message(Field::DailyFullSyncAt, &form.daily_full_sync_at));
     let tz = form.time_zone.clone();
-    form.time_zone_error = core_check(|c| c.time_zone = tz);
+    form.time_zone_error =
+        core_refuses(|c| c.time_zone = tz).then(|| field_message(Field::TimeZone, &form.time_zone));
 
     let (Some(scope), Some(numbering), Some(removal), Some(numbering_start), Some(poll)) =
         (scope, numbering, removal, numbering_start, poll)
@@ -486,6 +557,18 @@ async fn show(
         Ok(s) => s,
         Err(e) => return sync_failure_page(&e),
     };
+    show_with(state, session, status_code, status, form, notice, error).await
+}
+
+async fn show_with(
+    state: &AppState,
+    session: &Session,
+    status_code: StatusCode,
+    status: StatusView,
+    form: Option<SettingsForm>,
+    notice: Option<&'static str>,
+    error: Option<String>,
+) -> Response {
     let form = match form {
         Some(f) => f,
         None => match state.user_sync().config().await {
@@ -520,6 +603,9 @@ fn sync_failure_page(e: &SyncError) -> Response {
 #[derive(Debug, Deserialize)]
 pub(crate) struct NoticeQuery {
     notice: Option<String>,
+    /// `full` after "Full sync": what the console asked for, to label the run until its record
+    /// says.
+    run: Option<String>,
 }
 
 /// `GET /sync/users`
@@ -529,7 +615,27 @@ pub(crate) async fn page(
     Query(query): Query<NoticeQuery>,
 ) -> Response {
     let notice = notice_text(query.notice.as_deref());
-    show(&state, &session, StatusCode::OK, None, notice, None).await
+    let requested_full = query.run.as_deref() == Some("full");
+    show_page(&state, &session, notice, requested_full).await
+}
+
+async fn show_page(
+    state: &AppState,
+    session: &Session,
+    notice: Option<&'static str>,
+    requested_full: bool,
+) -> Response {
+    let mut status = match status_view(state).await {
+        Ok(s) => s,
+        Err(e) => return sync_failure_page(&e),
+    };
+    if status.starting
+        && requested_full
+        && let Some(r) = status.running.as_mut()
+    {
+        r.mode = "full";
+    }
+    show_with(state, session, StatusCode::OK, status, None, notice, None).await
 }
 
 /// `POST /sync/users/settings`: errors are shown next to the fields, values kept.
@@ -597,13 +703,15 @@ pub(crate) async fn run_now(
     if let Some(denied) = csrf_denied(&session, form.csrf_token.as_deref()) {
         return denied;
     }
+    let full = form.full();
     let request = RunRequest {
-        full: form.full(),
+        full,
         dry_run: false,
-        actor: admin_actor(&session.username),
+        actor: started_by(&admin_actor(&session.username)),
     };
-    tracing::info!(user = %session.username, full = request.full, "user sync started from the console");
+    tracing::info!(user = %session.username, full, "user sync started from the console");
     match start_in_background(state.user_sync(), request).await {
+        Ok(()) if full => Redirect::to(&format!("{PAGE}?notice=started&run=full")).into_response(),
         Ok(()) => Redirect::to(&format!("{PAGE}?notice=started")).into_response(),
         Err(e) => {
             let (status, message) = error_status(&e);
@@ -748,7 +856,7 @@ pub(crate) async fn preview(
     let request = RunRequest {
         full,
         dry_run: true,
-        actor: admin_actor(&session.username),
+        actor: started_by(&admin_actor(&session.username)),
     };
     let outcome = match state.user_sync().run(request).await {
         Ok(o) => o,
@@ -831,15 +939,60 @@ mod tests {
             ..input()
         })
         .unwrap_err();
-        assert!(form.scope_error.unwrap().contains("ada@contoso.com"));
-        assert!(form.numbering_start_error.unwrap().contains("whole number"));
-        assert!(
-            form.poll_interval_secs_error
-                .unwrap()
-                .contains("poll_interval_secs")
+        let scope = form.scope_error.unwrap();
+        assert!(scope.contains("ada@contoso.com"), "{scope}");
+        assert!(scope.starts_with("Entra object ids:"), "{scope}");
+        assert_eq!(
+            form.numbering_start_error.unwrap(),
+            "Numbering start must be a whole number (you entered ten)."
         );
-        assert!(form.daily_full_sync_at_error.is_some());
+        assert_eq!(
+            form.poll_interval_secs_error.unwrap(),
+            "Poll interval must be between 10 and 86400 seconds (you entered 5)."
+        );
+        assert!(
+            form.daily_full_sync_at_error
+                .unwrap()
+                .starts_with("Daily full sync at must be a 24-hour time")
+        );
         assert!(form.time_zone_error.is_none());
         assert_eq!(form.scope_ids, "ada@contoso.com", "values are kept");
+    }
+
+    #[test]
+    fn messages_use_the_form_labels() {
+        let form = parse_settings(SettingsInput {
+            scope_mode: "groups".into(),
+            numbering_start: "0".into(),
+            poll_interval_secs: "1".into(),
+            time_zone: " ".into(),
+            ..input()
+        })
+        .unwrap_err();
+        assert_eq!(
+            form.poll_interval_secs_error.unwrap(),
+            "Poll interval must be between 10 and 86400 seconds (you entered 1)."
+        );
+        assert_eq!(
+            form.numbering_start_error.unwrap(),
+            "Numbering start must be between 1 and 99999999 (you entered 0)."
+        );
+        assert!(
+            form.time_zone_error
+                .unwrap()
+                .starts_with("Time zone must be an IANA name")
+        );
+        assert!(
+            form.scope_error
+                .unwrap()
+                .starts_with("\"Members of groups\" needs at least one group Object ID")
+        );
+        for e in [
+            form.daily_full_sync_at_error,
+            form.numbering_error,
+            form.removal_error,
+        ] {
+            assert!(e.is_none());
+        }
     }
 }

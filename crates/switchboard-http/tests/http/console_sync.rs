@@ -184,8 +184,20 @@ async fn a_synced_extension_is_read_only_with_the_reason_and_can_be_excluded() {
         trail[newest..].starts_with("<li data-action=\"exclude"),
         "newest first"
     );
-    assert!(trail.contains(&format!("admin:{USER}")));
-    assert!(trail.contains("excluded: false → true"), "before → after");
+    assert!(trail.contains(&format!("Excluded from sync</strong> by <span class=\"actor\" title=\"admin:{USER}\">{USER} (console)</span>")));
+    assert!(
+        trail.contains("Excluded from sync: no → yes"),
+        "before → after"
+    );
+    assert!(
+        !html.contains("id=\"excluded-note\""),
+        "the notice says it; the note would repeat it"
+    );
+    let html = page(&browser, &app, "/extensions/100").await;
+    assert!(
+        html.contains("id=\"excluded-note\""),
+        "later, the note says it"
+    );
     let list = page(&browser, &app, "/extensions").await;
     assert!(row(&list, "100").contains("badge-excluded"));
     let api = get_json(&app, "/api/v1/extensions/100").await;
@@ -385,6 +397,13 @@ async fn sync_now_runs_in_the_background_and_the_page_shows_progress() {
     assert!(html.contains("id=\"sync-progress-bar\""));
     assert_eq!(text_of(&html, "sync-processed"), "0");
     assert!(html.contains("id=\"sync-now\" class=\"button primary\" disabled"));
+    assert!(html.contains("id=\"sync-full\" class=\"button\" disabled"));
+    assert!(html.contains("id=\"sync-preview\" class=\"button\" disabled"));
+    assert_eq!(text_of(&html, "sync-processed-unit"), "users", "0 users");
+    assert!(
+        !html.contains("delta sync since"),
+        "a first run is a full one"
+    );
 
     // What the page's script polls: a session GET, no CSRF header needed.
     let r = browser.get(app.url("/api/v1/sync")).send().await.unwrap();
@@ -417,8 +436,14 @@ async fn sync_now_runs_in_the_background_and_the_page_shows_progress() {
     let audit = get_json(&app, "/api/v1/audit").await;
     assert_eq!(
         audit[0]["actor"],
-        format!("admin:{USER}"),
+        format!("sync:users (started by admin:{USER})"),
         "the run's actor"
+    );
+    let number = audit[0]["number"].as_str().unwrap().to_owned();
+    let html = page(&browser, &app, &format!("/extensions/{number}")).await;
+    assert!(
+        html.contains(&format!("User sync, started by {USER}")),
+        "the history says who"
     );
 }
 

@@ -203,8 +203,8 @@ async fn patching_a_synced_extension_warns_and_is_audited_with_the_token_name() 
     let oldest = audit.as_array().unwrap().last().unwrap();
     assert_eq!(oldest["action"], "create", "the sync's own entry: {audit}");
     assert_eq!(
-        oldest["actor"], "api:tests",
-        "the run was started with the token"
+        oldest["actor"], "sync:users (started by api:tests)",
+        "the sync's change, the run started with the token"
     );
 
     // A local extension: no warning.

@@ -839,6 +839,36 @@ pub async fn extensions_for_more_than_500_users(ctx: &Ctx<'_>) {
     }
     assert!(ctx.ext.extensions_for_users(&[]).await.unwrap().is_empty());
     assert_eq!(ctx.ext.synced_user_ids().await.unwrap().len(), 1200);
+
+    // Keyset pages: every pair once, ordered by user id, the same pairs as the whole list.
+    let mut paged: Vec<(String, String)> = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = ctx
+            .ext
+            .synced_user_ids_page(after.as_deref(), 500)
+            .await
+            .unwrap();
+        assert!(page.len() <= 500);
+        let Some((last, _)) = page.last() else { break };
+        after = Some(last.clone());
+        paged.extend(page);
+    }
+    assert_eq!(paged.len(), 1200);
+    assert!(
+        paged.windows(2).all(|w| w[0].0 < w[1].0),
+        "ordered by user id"
+    );
+    let mut all = ctx.ext.synced_user_ids().await.unwrap();
+    all.sort();
+    assert_eq!(paged, all);
+    assert!(
+        ctx.ext
+            .synced_user_ids_page(Some("user-1199"), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// 1,000 actions in one batch: correct on every engine; the time is printed, not asserted.

@@ -2,6 +2,8 @@
 //! emulator, on SQLite — or on PostgreSQL when `SWITCHBOARD_TEST_POSTGRES` is set.
 #![allow(dead_code)]
 
+pub mod browser;
+
 use graph_emulator::{EmulatorConfig, RunningEmulator};
 use serde_json::{Value, json};
 use std::io::Write;
