@@ -108,9 +108,7 @@ async fn create_renew_notify_reauthorize_delete() {
     );
 
     // A user change arrives with our clientState.
-    let users = h
-        .control(Method::GET, "users?limit=1", None)
-        .await;
+    let users = h.control(Method::GET, "users?limit=1", None).await;
     let id = users["value"][0]["id"].as_str().unwrap().to_owned();
     h.control(
         Method::PATCH,
