@@ -149,7 +149,11 @@ pub(crate) async fn list(
     let mut conditions = Vec::new();
     if let Some(after) = &query.after {
         binds.push(after.clone());
-        conditions.push(format!("e.number > ${}", binds.len()));
+        // Numbers are digits: shorter first, then by text, is numeric order (99 < 100 < 1000).
+        let p = binds.len();
+        conditions.push(format!(
+            "(LENGTH(e.number) > LENGTH(${p}) OR (LENGTH(e.number) = LENGTH(${p}) AND e.number > ${p}))"
+        ));
     }
     if let Some(q) = query.q.as_deref().filter(|q| !q.is_empty()) {
         binds.push(format!("%{}%", escape_like(&q.to_lowercase())));
@@ -170,7 +174,10 @@ pub(crate) async fn list(
         sql.push_str(" WHERE ");
         sql.push_str(&conditions.join(" AND "));
     }
-    sql.push_str(&format!(" ORDER BY e.number LIMIT ${}", binds.len() + 1));
+    sql.push_str(&format!(
+        " ORDER BY LENGTH(e.number), e.number LIMIT ${}",
+        binds.len() + 1
+    ));
 
     let limit = i64::from(query.limit.clamp(1, MAX_PAGE));
     let mut statement = sqlx::query(AssertSqlSafe(sql));

@@ -770,6 +770,17 @@ pub async fn list_filters_and_pages(ctx: &Ctx<'_>) {
 
     // Keyset paging walks everything exactly once, for every page size.
     let everything = list(query(None, None)).await;
+    assert_eq!(
+        everything.first().map(String::as_str),
+        Some("99"),
+        "numeric order: 99 before 100"
+    );
+    let mut numeric = everything.clone();
+    numeric.sort_by_key(|n| n.parse::<u64>().unwrap());
+    assert_eq!(
+        everything, numeric,
+        "extensions are listed in numeric order"
+    );
     for limit in [1, 2, 4, 9, 10] {
         let mut seen = Vec::new();
         let mut after = None;
