@@ -360,3 +360,56 @@ pub trait SubscriptionApi: Send + Sync + std::fmt::Debug {
     async fn reauthorize(&self, id: &str) -> Result<(), DirectoryError>;
     async fn delete(&self, id: &str) -> Result<(), DirectoryError>;
 }
+
+/// A live Graph subscription as we keep it. Only a SHA-256 of the clientState is stored: the
+/// webhook compares hashes, so a leaked database cannot forge notifications.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionRecord {
+    pub id: String,
+    /// `users` (later `users/{id}/contacts`, `users/{id}/events`).
+    pub resource: String,
+    pub expires_at: jiff::Timestamp,
+    /// Lower-case hex SHA-256 of the clientState.
+    pub client_state_sha256: String,
+    pub created_at: jiff::Timestamp,
+    pub renewed_at: jiff::Timestamp,
+}
+
+/// A change or lifecycle notification that passed the clientState check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedNotification {
+    pub subscription_id: String,
+    /// `updated`, `deleted`, … or the lifecycle event name.
+    pub change_type: String,
+    pub resource_id: Option<String>,
+    /// Graph's `sequenceNumber` (can exceed 2^53, so kept as text); None for lifecycle events.
+    pub sequence: Option<String>,
+    pub received_at: jiff::Timestamp,
+}
+
+#[async_trait]
+pub trait SubscriptionStore: Send + Sync + std::fmt::Debug {
+    /// Insert or update by id.
+    async fn save_subscription(&self, subscription: &SubscriptionRecord) -> Result<(), StoreError>;
+    async fn list_subscriptions(&self) -> Result<Vec<SubscriptionRecord>, StoreError>;
+    async fn find_subscription(&self, id: &str) -> Result<Option<SubscriptionRecord>, StoreError>;
+    async fn delete_subscription(&self, id: &str) -> Result<(), StoreError>;
+    /// Persists a verified notification. False when the same one (subscription, resource id,
+    /// change type, sequence) was stored before: Graph delivers at least once.
+    async fn record_notification(
+        &self,
+        notification: &ReceivedNotification,
+    ) -> Result<bool, StoreError>;
+}
+
+/// What the webhook tells the sync side; the receiver coalesces bursts into one run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncEvent {
+    /// Users changed (a delta run picks the changes up).
+    UsersChanged,
+    /// `reauthorizationRequired`, `subscriptionRemoved` or `missed` for a subscription.
+    Lifecycle {
+        subscription_id: String,
+        event: String,
+    },
+}
