@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::browser::{browser, shot, text_of};
+use common::browser::{browser, click_and_wait_for_navigation, shot, text_of};
 use common::{ADMIN, PASSWORD, all_roles, spawn_app};
 use fantoccini::Locator;
 use serde_json::json;
@@ -73,12 +73,7 @@ async fn admin_configures_office365_in_the_browser() {
         .send_keys(app.emulator.tenant_domain())
         .await
         .unwrap();
-    c.find(Locator::Id("save-ids"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_and_wait_for_navigation(&c, "#save-ids").await;
     c.wait()
         .for_element(Locator::Id("status-badge"))
         .await
@@ -94,22 +89,12 @@ async fn admin_configures_office365_in_the_browser() {
     let field = c.find(Locator::Id("client-id")).await.unwrap();
     field.clear().await.unwrap();
     field.send_keys(&client_id).await.unwrap();
-    c.find(Locator::Id("save-ids"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_and_wait_for_navigation(&c, "#save-ids").await;
     c.wait()
         .for_element(Locator::Id("generate-keypair"))
         .await
         .unwrap();
-    c.find(Locator::Id("generate-keypair"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_and_wait_for_navigation(&c, "#generate-keypair").await;
     c.wait()
         .for_element(Locator::Id("download-cert"))
         .await

@@ -102,6 +102,21 @@ pub async fn click(c: &Client, css: &str) {
         .unwrap_or_else(|e| panic!("click {css}: {e}"));
 }
 
+/// Clicks something that loads a new page and waits until the old page is gone, so the next
+/// lookup cannot see an element of the page being left.
+pub async fn click_and_wait_for_navigation(c: &Client, css: &str) {
+    let old = c.find(Locator::Css("html")).await.expect("page");
+    click(c, css).await;
+    for _ in 0..200 {
+        // A stale reference means the document was replaced.
+        if old.text().await.is_err() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("clicking {css} did not load a new page within 10 s");
+}
+
 /// Waits for an element the next page (or the updated page) has.
 pub async fn wait_for(c: &Client, css: &str, secs: u64) {
     c.wait()
