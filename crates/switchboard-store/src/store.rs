@@ -1,15 +1,17 @@
-//! The `Store` and `ExtensionStore` ports, mapped onto one module per aggregate.
+//! The `Store`, `ExtensionStore` and `SubscriptionStore` ports, mapped onto one module per aggregate.
 
 use crate::open::SqlStore;
 use crate::{
     admins, api_tokens, audit, connection, consent, extensions, local_changes, sessions,
-    sync_records, user_batch,
+    subscriptions, sync_records, user_batch,
 };
 use async_trait::async_trait;
 use jiff::Timestamp;
 use switchboard_core::auth::{AdminUser, ApiTokenRecord, SessionRecord};
 use switchboard_core::office365::Connection;
-use switchboard_core::ports::{ExtensionStore, Store, StoreError};
+use switchboard_core::ports::{
+    ExtensionStore, ReceivedNotification, Store, StoreError, SubscriptionRecord, SubscriptionStore,
+};
 use switchboard_core::users::{
     AuditEntry, Extension, ExtensionQuery, ExtensionRecord, PlanningSnapshot, SyncRunRecord,
     SyncState, SyncedFields, UserSyncBatch,
@@ -203,5 +205,31 @@ impl ExtensionStore for SqlStore {
 
     async fn save_setting(&self, key: &str, value: &serde_json::Value) -> Result<(), StoreError> {
         sync_records::save_setting(&self.pool, key, value).await
+    }
+}
+
+#[async_trait]
+impl SubscriptionStore for SqlStore {
+    async fn save_subscription(&self, subscription: &SubscriptionRecord) -> Result<(), StoreError> {
+        subscriptions::save(&self.pool, subscription).await
+    }
+
+    async fn list_subscriptions(&self) -> Result<Vec<SubscriptionRecord>, StoreError> {
+        subscriptions::list(&self.pool).await
+    }
+
+    async fn find_subscription(&self, id: &str) -> Result<Option<SubscriptionRecord>, StoreError> {
+        subscriptions::find(&self.pool, id).await
+    }
+
+    async fn delete_subscription(&self, id: &str) -> Result<(), StoreError> {
+        subscriptions::delete(&self.pool, id).await
+    }
+
+    async fn record_notification(
+        &self,
+        notification: &ReceivedNotification,
+    ) -> Result<bool, StoreError> {
+        subscriptions::record_notification(&self.pool, notification).await
     }
 }

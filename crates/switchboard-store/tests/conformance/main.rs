@@ -1,6 +1,6 @@
-//! The Store conformance suite: every case is written once against `&dyn Store` and
-//! `&dyn ExtensionStore` and runs on SQLite (a temp file) and, when `SWITCHBOARD_TEST_POSTGRES`
-//! is set, on a fresh PostgreSQL database. Key-vault tests are in `vault.rs`.
+//! The Store conformance suite: every case is written once against `&dyn Store`,
+//! `&dyn ExtensionStore` and `&dyn SubscriptionStore` and runs on SQLite (a temp file) and, when
+//! `SWITCHBOARD_TEST_POSTGRES` is set, on a fresh PostgreSQL database. Key-vault tests are in `vault.rs`.
 
 #![allow(clippy::unwrap_used)]
 
@@ -12,11 +12,12 @@ mod extensions;
 mod local_extensions;
 mod opening;
 mod sessions;
+mod subscriptions;
 mod sync_records;
 mod vault;
 
 use jiff::Timestamp;
-use switchboard_core::ports::{ExtensionStore, Store};
+use switchboard_core::ports::{ExtensionStore, Store, SubscriptionStore};
 use switchboard_store::testing::{TestDatabase, engines_under_test, fresh_database};
 use switchboard_store::{Engine, SqlStore};
 
@@ -25,6 +26,7 @@ use switchboard_store::{Engine, SqlStore};
 pub struct Ctx<'a> {
     pub store: &'a dyn Store,
     pub ext: &'a dyn ExtensionStore,
+    pub subs: &'a dyn SubscriptionStore,
     pub db: &'a TestDatabase,
 }
 
@@ -60,6 +62,7 @@ where
         let ctx = Ctx {
             store: &store,
             ext: &store,
+            subs: &store,
             db: &db,
         };
         case(&ctx).await;
@@ -130,4 +133,11 @@ conformance! {
     sync_records::sync_state_round_trips,
     sync_records::sync_runs_round_trip,
     sync_records::settings_round_trip,
+    subscriptions::subscription_round_trips,
+    subscriptions::save_overwrites_expiry_and_renewal,
+    subscriptions::list_is_ordered_by_expiry,
+    subscriptions::delete_is_idempotent,
+    subscriptions::duplicate_notifications_are_refused,
+    subscriptions::lifecycle_notifications_dedupe_too,
+    subscriptions::old_notifications_are_purged,
 }
