@@ -14,6 +14,12 @@
 //! `Authorization: Bearer <token>` or the console session, and with a session every unsafe method
 //! also needs the `X-CSRF-Token` header. `/healthz`, `/metrics`, `/static/*`, `/login` and
 //! `/oauth2office2` need no session (the last one is authorised by its single-use `state`).
+//!
+//! Microsoft Graph's change notifications arrive at `POST /webhooks/graph` and
+//! `POST /webhooks/graph/lifecycle` (no session, no CSRF: each notification is authenticated by
+//! its `clientState`). They answer the validation handshake, record verified notifications in the
+//! [`SubscriptionStore`](switchboard_core::ports::SubscriptionStore), tell the sync side through
+//! [`AppDeps::events`] and answer `202` at once; see the `webhooks` module for the details.
 
 mod api;
 pub mod auth;
@@ -24,6 +30,7 @@ mod layers;
 mod oauth;
 mod state;
 mod user_sync;
+mod webhooks;
 
 pub use state::{AppDeps, AppState, HttpConfig, MetricsRenderer};
 
@@ -42,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         .route("/oauth2office2", get(oauth::consent_redirect))
         .merge(console::routes())
         .merge(api::routes(&state))
+        .merge(webhooks::routes())
         .fallback(layers::not_found)
         .method_not_allowed_fallback(layers::method_not_allowed)
         .layer(axum::middleware::from_fn(layers::count_requests))

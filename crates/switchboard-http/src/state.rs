@@ -7,8 +7,9 @@ use std::fmt;
 use std::sync::Arc;
 use switchboard_core::Clock;
 use switchboard_core::office365::ConnectionService;
-use switchboard_core::ports::{ExtensionStore, Store};
+use switchboard_core::ports::{ExtensionStore, Store, SubscriptionStore, SyncEvent};
 use switchboard_core::users::UserSync;
+use tokio::sync::mpsc::UnboundedSender;
 
 /// Bootstrap settings of the HTTP layer.
 #[derive(Debug, Clone)]
@@ -59,6 +60,10 @@ pub struct AppDeps {
     pub clock: Arc<dyn Clock>,
     pub config: HttpConfig,
     pub metrics: MetricsRenderer,
+    /// Graph change-notification subscriptions; the webhooks verify and record notifications.
+    pub subscriptions: Arc<dyn SubscriptionStore>,
+    /// Where the webhooks tell the sync side that something changed (the receiver coalesces).
+    pub events: UnboundedSender<SyncEvent>,
 }
 
 impl fmt::Debug for AppDeps {
@@ -70,6 +75,7 @@ impl fmt::Debug for AppDeps {
             .field("user_sync", &self.user_sync)
             .field("clock", &self.clock)
             .field("config", &self.config)
+            .field("subscriptions", &self.subscriptions)
             .finish_non_exhaustive()
     }
 }
@@ -88,6 +94,8 @@ struct Inner {
     clock: Arc<dyn Clock>,
     config: HttpConfig,
     metrics: MetricsRenderer,
+    subscriptions: Arc<dyn SubscriptionStore>,
+    events: UnboundedSender<SyncEvent>,
     login_limiter: LoginLimiter,
 }
 
@@ -101,6 +109,8 @@ impl AppState {
             clock,
             config,
             metrics,
+            subscriptions,
+            events,
         } = deps;
         Self {
             inner: Arc::new(Inner {
@@ -111,6 +121,8 @@ impl AppState {
                 clock,
                 config,
                 metrics,
+                subscriptions,
+                events,
                 login_limiter: LoginLimiter::new(),
             }),
         }
@@ -140,6 +152,12 @@ impl AppState {
     pub(crate) fn login_limiter(&self) -> &LoginLimiter {
         &self.inner.login_limiter
     }
+    pub(crate) fn subscriptions(&self) -> &dyn SubscriptionStore {
+        self.inner.subscriptions.as_ref()
+    }
+    pub(crate) fn events(&self) -> &UnboundedSender<SyncEvent> {
+        &self.inner.events
+    }
 }
 
 impl fmt::Debug for AppState {
@@ -151,6 +169,7 @@ impl fmt::Debug for AppState {
             .field("connection", &self.inner.connection)
             .field("clock", &self.inner.clock)
             .field("config", &self.inner.config)
+            .field("subscriptions", &self.inner.subscriptions)
             .finish_non_exhaustive()
     }
 }

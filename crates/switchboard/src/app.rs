@@ -6,14 +6,18 @@ use anyhow::Context;
 use axum::Router;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use switchboard_core::notifications::SubscriptionKeeper;
 use switchboard_core::office365::{ConnectionService, ServiceOptions};
-use switchboard_core::ports::{ExtensionStore, Leadership, Store};
+use switchboard_core::ports::{ExtensionStore, Leadership, Store, SubscriptionStore, SyncEvent};
 use switchboard_core::users::{FreshnessMode, UserSync};
 use switchboard_core::{Clock, SystemClock};
-use switchboard_graph::{EntraGateway, GraphConfig, GraphDirectory, RcgenCertificateFactory};
+use switchboard_graph::{
+    EntraGateway, GraphConfig, GraphDirectory, GraphSubscriptions, RcgenCertificateFactory,
+};
 use switchboard_http::{AppDeps, AppState, HttpConfig};
 use switchboard_store::{FileKeyVault, SqlLeadership, SqlStore};
 use tokio::net::TcpListener;
+use tokio::sync::mpsc::UnboundedReceiver;
 
 /// The running parts other commands (demo, admin) need besides the router.
 #[derive(Debug, Clone)]
@@ -23,12 +27,16 @@ pub struct Services {
     pub connection: ConnectionService,
     pub user_sync: Arc<UserSync>,
     pub leadership: Arc<dyn Leadership>,
+    /// Present when `public_url` is set: Microsoft can call our webhook.
+    pub keeper: Option<Arc<SubscriptionKeeper>>,
     pub clock: Arc<dyn Clock>,
 }
 
 pub struct App {
     pub router: Router,
     pub services: Services,
+    /// What the webhook passes on; consumed by [`spawn_background`].
+    pub events: UnboundedReceiver<SyncEvent>,
 }
 
 impl std::fmt::Debug for App {
@@ -60,6 +68,7 @@ pub async fn build(cfg: &BootstrapConfig) -> anyhow::Result<App> {
 pub async fn build_with_clock(cfg: &BootstrapConfig, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
     let sql = open_store(cfg).await?;
     let store: Arc<dyn Store> = sql.clone();
+    let subscriptions: Arc<dyn SubscriptionStore> = sql.clone();
     let leadership: Arc<dyn Leadership> = Arc::new(SqlLeadership::new((*sql).clone()));
     let extensions: Arc<dyn ExtensionStore> = sql;
     let vault = Arc::new(FileKeyVault::new(cfg.keys_dir()).context("preparing the key directory")?);
@@ -88,20 +97,37 @@ pub async fn build_with_clock(cfg: &BootstrapConfig, clock: Arc<dyn Clock>) -> a
         },
     );
     // One token cache for the connection check and the sync jobs.
-    let directory = Arc::new(GraphDirectory::new(tokens, Arc::new(connection.clone())));
-    // Change notifications are not wired yet: changes arrive by delta polling.
+    let credentials = Arc::new(connection.clone());
+    let directory = Arc::new(GraphDirectory::new(tokens.clone(), credentials.clone()));
+    // Notifications need an address Microsoft can reach; without one, delta polling alone.
+    let keeper = cfg.public_url.as_ref().map(|public| {
+        Arc::new(SubscriptionKeeper::new(
+            Arc::new(GraphSubscriptions::new(tokens, credentials)),
+            subscriptions.clone(),
+            clock.clone(),
+            public.as_str(),
+        ))
+    });
+    let mode = if keeper.is_some() {
+        FreshnessMode::Notifications
+    } else {
+        FreshnessMode::Polling
+    };
     let user_sync = Arc::new(UserSync::new(
         directory,
         extensions.clone(),
         clock.clone(),
-        FreshnessMode::Polling,
+        mode,
     ));
+    let (events_tx, events) = tokio::sync::mpsc::unbounded_channel();
     let metrics = telemetry::metrics_handle();
     let state = AppState::new(AppDeps {
         store: store.clone(),
         extensions: extensions.clone(),
         connection: connection.clone(),
         user_sync: user_sync.clone(),
+        subscriptions,
+        events: events_tx,
         clock: clock.clone(),
         config: HttpConfig {
             secure_cookies: cfg
@@ -121,8 +147,10 @@ pub async fn build_with_clock(cfg: &BootstrapConfig, clock: Arc<dyn Clock>) -> a
             connection,
             user_sync,
             leadership,
+            keeper,
             clock,
         },
+        events,
     })
 }
 
@@ -147,4 +175,29 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
             "cannot listen on {addr} (is another process using it? choose another with --listen)"
         )
     })
+}
+
+/// The scheduled syncs, and with a public URL the subscription keeper and the reaction to
+/// notifications. Abort the handles to stop them.
+pub fn spawn_background(
+    services: &Services,
+    events: UnboundedReceiver<SyncEvent>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = vec![tokio::spawn(crate::scheduler::run_user_sync_schedule(
+        services.user_sync.clone(),
+        services.clock.clone(),
+        services.leadership.clone(),
+    ))];
+    if let Some(keeper) = &services.keeper {
+        tasks.push(tokio::spawn(crate::notifications::keep_subscriptions(
+            keeper.clone(),
+            services.clock.clone(),
+            services.leadership.clone(),
+        )));
+    }
+    tasks.push(tokio::spawn(crate::notifications::react_to_events(
+        services.clone(),
+        events,
+    )));
+    tasks
 }

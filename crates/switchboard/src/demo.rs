@@ -37,7 +37,7 @@ pub struct Demo {
     _temp_dir: Option<TempDir>,
     pub first_sync: RunOutcome,
     server: tokio::task::JoinHandle<anyhow::Result<()>>,
-    schedule: tokio::task::JoinHandle<()>,
+    background: Vec<tokio::task::JoinHandle<()>>,
     stop: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -93,7 +93,8 @@ impl Demo {
             listen,
             database_url: format!("sqlite://{}", data_dir.join("switchboard.db").display()),
             data_dir,
-            public_url: None,
+            // The emulator accepts loopback http, so the demo gets change notifications too.
+            public_url: Some(format!("http://{listen}").parse().context("public URL")?),
             graph_url: emulator_url.clone(),
             login_url: emulator_url,
             graph_scope: "https://graph.microsoft.com/.default".into(),
@@ -101,7 +102,11 @@ impl Demo {
             certificate_validity_days: 730,
             log_format: "text".into(),
         };
-        let App { router, services } = app::build(&config).await?;
+        let App {
+            router,
+            services,
+            events,
+        } = app::build(&config).await?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(app::serve(listener, router, async {
             let _ = stopped.await;
@@ -148,11 +153,7 @@ impl Demo {
             })
             .await
             .context("the first user sync of the demo tenant")?;
-        let schedule = tokio::spawn(crate::scheduler::run_user_sync_schedule(
-            services.user_sync.clone(),
-            services.clock.clone(),
-            services.leadership.clone(),
-        ));
+        let background = app::spawn_background(&services, events);
         Ok(Demo {
             emulator,
             config,
@@ -165,13 +166,15 @@ impl Demo {
             _temp_dir: temp,
             first_sync,
             server,
-            schedule,
+            background,
             stop,
         })
     }
 
     pub async fn shutdown(self) -> anyhow::Result<()> {
-        self.schedule.abort();
+        for task in &self.background {
+            task.abort();
+        }
         let _ = self.stop.send(());
         self.server.await.context("server task")??;
         self.emulator.shutdown().await;

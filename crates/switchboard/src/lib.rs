@@ -6,5 +6,6 @@ pub mod app;
 pub mod commands;
 pub mod config;
 pub mod demo;
+pub mod notifications;
 pub mod scheduler;
 pub mod telemetry;

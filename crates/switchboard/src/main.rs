@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use switchboard::config::{BootstrapConfig, Overrides};
 use switchboard::demo::{Demo, DemoOptions};
-use switchboard::{app, commands, scheduler, telemetry};
+use switchboard::{app, commands, telemetry};
 use switchboard_core::Timestamp;
 
 /// Keeps a PBX directory, phonebooks and presence in step with Microsoft 365.
@@ -177,16 +177,14 @@ async fn main() -> anyhow::Result<()> {
             let built = app::build(&cfg).await?;
             let listener = app::bind(cfg.listen).await?;
             tracing::info!("console on {}", cfg.base_url());
-            let schedule = tokio::spawn(scheduler::run_user_sync_schedule(
-                built.services.user_sync.clone(),
-                built.services.clock.clone(),
-                built.services.leadership.clone(),
-            ));
+            let background = app::spawn_background(&built.services, built.events);
             let served = app::serve(listener, built.router, async {
                 let _ = tokio::signal::ctrl_c().await;
             })
             .await;
-            schedule.abort();
+            for task in background {
+                task.abort();
+            }
             served
         }
         Command::Emulator {

@@ -13,8 +13,9 @@ use switchboard_core::office365::{
 };
 use switchboard_core::ports::{
     AppCredentials, AppToken, CertificateError, CertificateFactory, DirectoryChange,
-    DirectoryCursor, DirectoryError, DirectoryPage, DirectorySource, KeyVault, Organization, Store,
-    StoreError, TenantGateway, VaultError,
+    DirectoryCursor, DirectoryError, DirectoryPage, DirectorySource, KeyVault, Organization,
+    ReceivedNotification, Store, StoreError, SubscriptionRecord, SubscriptionStore, TenantGateway,
+    VaultError,
 };
 use switchboard_core::users::DirectoryUser;
 use tokio::sync::Semaphore;
@@ -383,5 +384,64 @@ impl Clock for SteppingClock {
     fn now(&self) -> Timestamp {
         let n = self.ticks.fetch_add(1, Ordering::SeqCst);
         self.start + SignedDuration::from_secs(i64::from(n))
+    }
+}
+
+/// Graph subscriptions and received notifications, in memory. Deduplicates notifications on
+/// (subscription, resource id, change type, sequence), like the real store.
+#[derive(Debug, Default)]
+pub struct MemSubscriptions {
+    subscriptions: Mutex<HashMap<String, SubscriptionRecord>>,
+    notifications: Mutex<Vec<ReceivedNotification>>,
+}
+
+impl MemSubscriptions {
+    pub fn notifications(&self) -> Vec<ReceivedNotification> {
+        self.notifications
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+#[async_trait]
+impl SubscriptionStore for MemSubscriptions {
+    async fn save_subscription(&self, subscription: &SubscriptionRecord) -> Result<(), StoreError> {
+        self.subscriptions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(subscription.id.clone(), subscription.clone());
+        Ok(())
+    }
+    async fn list_subscriptions(&self) -> Result<Vec<SubscriptionRecord>, StoreError> {
+        let subscriptions = self.subscriptions.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(subscriptions.values().cloned().collect())
+    }
+    async fn find_subscription(&self, id: &str) -> Result<Option<SubscriptionRecord>, StoreError> {
+        let subscriptions = self.subscriptions.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(subscriptions.get(id).cloned())
+    }
+    async fn delete_subscription(&self, id: &str) -> Result<(), StoreError> {
+        self.subscriptions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
+        Ok(())
+    }
+    async fn record_notification(
+        &self,
+        notification: &ReceivedNotification,
+    ) -> Result<bool, StoreError> {
+        let mut notifications = self.notifications.lock().unwrap_or_else(|e| e.into_inner());
+        let duplicate = notifications.iter().any(|n| {
+            n.subscription_id == notification.subscription_id
+                && n.resource_id == notification.resource_id
+                && n.change_type == notification.change_type
+                && n.sequence == notification.sequence
+        });
+        if !duplicate {
+            notifications.push(notification.clone());
+        }
+        Ok(!duplicate)
     }
 }

@@ -9,9 +9,11 @@ mod console_sync;
 mod extensions;
 mod fakes;
 mod sync;
+mod webhooks;
 
 use fakes::{
-    FakeDirectory, FakeFactory, FakeGateway, FakeVault, FixedClock, MemStore, SteppingClock,
+    FakeDirectory, FakeFactory, FakeGateway, FakeVault, FixedClock, MemStore, MemSubscriptions,
+    SteppingClock,
 };
 use reqwest::redirect::Policy;
 use reqwest::{Client, Response, StatusCode};
@@ -19,7 +21,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use switchboard_core::auth::{AdminUser, ApiTokenRecord};
 use switchboard_core::office365::{ConnectionService, ServiceOptions};
-use switchboard_core::ports::Store;
+use switchboard_core::ports::{Store, SyncEvent};
 use switchboard_core::users::{FreshnessMode, UserSync};
 use switchboard_http::{AppDeps, AppState, HttpConfig, auth};
 use switchboard_store::SqlStore;
@@ -39,6 +41,10 @@ pub struct TestApp {
     pub directory: Arc<FakeDirectory>,
     pub user_sync: Arc<UserSync>,
     pub token: String,
+    /// Graph subscriptions and the notifications the webhooks recorded.
+    pub subscriptions: Arc<MemSubscriptions>,
+    /// What the webhooks told the sync side.
+    pub events: tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<SyncEvent>>,
 }
 
 impl TestApp {
@@ -93,6 +99,8 @@ impl TestApp {
             Arc::new(SteppingClock::new(clock.0)),
             FreshnessMode::Polling,
         ));
+        let subscriptions = Arc::new(MemSubscriptions::default());
+        let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();
         let state = AppState::new(AppDeps {
             store: store.clone(),
             extensions: extensions.clone(),
@@ -101,6 +109,8 @@ impl TestApp {
             clock,
             config,
             metrics: Arc::new(|| "# HELP process_up test\nprocess_up 1\n".to_owned()),
+            subscriptions: subscriptions.clone(),
+            events: events_tx,
         });
         let app = switchboard_http::router(state);
         tokio::spawn(async move {
@@ -119,6 +129,8 @@ impl TestApp {
             directory,
             user_sync,
             token,
+            subscriptions,
+            events: tokio::sync::Mutex::new(events_rx),
         }
     }
 

@@ -61,12 +61,21 @@ pub struct TestApp {
     pub data_dir: PathBuf,
     _db: TestDatabase,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    events: std::sync::Mutex<
+        Option<tokio::sync::mpsc::UnboundedReceiver<switchboard_core::ports::SyncEvent>>,
+    >,
+    background: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
+        }
+        if let Ok(tasks) = self.background.lock() {
+            for t in tasks.iter() {
+                t.abort();
+            }
         }
         let _ = std::fs::remove_dir_all(&self.data_dir);
     }
@@ -124,6 +133,7 @@ async fn spawn_app_full(users: usize, adjust: impl FnOnce(&mut BootstrapConfig))
         let _ = stopped.await;
     }));
     let services = built.services;
+    let events = built.events;
     let now = services.clock.now();
     admin::create(services.store.as_ref(), ADMIN, PASSWORD, now)
         .await
@@ -144,6 +154,8 @@ async fn spawn_app_full(users: usize, adjust: impl FnOnce(&mut BootstrapConfig))
         data_dir,
         _db: db,
         stop: Some(stop),
+        events: std::sync::Mutex::new(Some(events)),
+        background: std::sync::Mutex::new(Vec::new()),
     }
 }
 
@@ -264,6 +276,18 @@ impl TestApp {
             page.status()
         );
         self.settings().await
+    }
+
+    /// Starts the scheduler, the subscription keeper and the reaction to notifications.
+    pub fn start_background(&self) {
+        let events = self
+            .events
+            .lock()
+            .expect("events")
+            .take()
+            .expect("started once");
+        let tasks = switchboard::app::spawn_background(&self.services, events);
+        self.background.lock().expect("tasks").extend(tasks);
     }
 
     pub fn emulator_url(&self, path: &str) -> String {

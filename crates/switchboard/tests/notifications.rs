@@ -1,0 +1,211 @@
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+//! Change notifications end to end: with a public URL, Switchboard subscribes to users (the
+//! emulator performs the validation handshake against our webhook), a change in Microsoft 365
+//! reaches the extension within about a second, forged notifications do nothing, and a removed
+//! subscription is recreated.
+
+mod common;
+
+use common::{TestApp, spawn_app_with};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+async fn with_public_url() -> TestApp {
+    let app = spawn_app_with(|c| {
+        c.public_url = Some(format!("http://{}", c.listen).parse().unwrap());
+    })
+    .await;
+    app.connect().await;
+    app
+}
+
+async fn subscriptions(app: &TestApp) -> Vec<Value> {
+    let v: Value = app
+        .http
+        .get(app.emulator_url("/_emulator/subscriptions"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["value"]
+        .as_array()
+        .or_else(|| v.as_array())
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn live(subs: &[Value]) -> Vec<&Value> {
+    subs.iter().filter(|s| s["expired"] != true).collect()
+}
+
+async fn wait_for_extension(app: &TestApp, user_id: &str, within: Duration) -> Option<Value> {
+    let start = Instant::now();
+    while start.elapsed() < within {
+        if let Some(e) = app
+            .extensions()
+            .await
+            .into_iter()
+            .find(|e| e["graph_user_id"] == user_id)
+        {
+            return Some(e);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
+}
+
+#[tokio::test]
+async fn a_change_in_microsoft_365_arrives_by_notification() {
+    let app = with_public_url().await;
+    app.sync("").await;
+    let keeper = app
+        .services
+        .keeper
+        .clone()
+        .expect("a keeper with a public URL");
+    keeper.maintain().await.expect("subscribed");
+    let subs = subscriptions(&app).await;
+    assert_eq!(live(&subs).len(), 1, "{subs:?}");
+    assert_eq!(
+        live(&subs)[0]["notificationUrl"],
+        format!("{}/webhooks/graph", app.url)
+    );
+
+    app.start_background();
+    // Let the scheduler's first run pass; the next one is a minute away.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let sync: Value = app
+        .api(reqwest::Method::GET, "/api/v1/sync")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sync["users"]["mode"], "notifications", "{sync}");
+
+    let started = Instant::now();
+    let id = app
+        .add_user(json!({"displayName": "Nora Notified", "userPrincipalName": "nora@contoso.onmicrosoft.com", "accountEnabled": true, "userType": "Member"}))
+        .await;
+    let ext = wait_for_extension(&app, &id, Duration::from_secs(5))
+        .await
+        .expect("the new user got an extension");
+    let took = started.elapsed();
+    assert_eq!(ext["display_name"], "Nora Notified");
+    assert!(took < Duration::from_millis(1500), "took {took:?}");
+
+    // The audit says why it happened.
+    let audit: Vec<Value> = app
+        .api(reqwest::Method::GET, "/api/v1/audit?limit=5")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|a| a["actor"] == "sync:users (notification)"),
+        "{audit:?}"
+    );
+}
+
+#[tokio::test]
+async fn forged_notifications_are_ignored() {
+    let app = with_public_url().await;
+    app.sync("").await;
+    app.services
+        .keeper
+        .clone()
+        .unwrap()
+        .maintain()
+        .await
+        .unwrap();
+    let sub_id = live(&subscriptions(&app).await)[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.start_background();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let before: Value = app
+        .api(reqwest::Method::GET, "/api/v1/sync")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    let forged = json!({"value": [{
+        "subscriptionId": sub_id, "clientState": "guessed", "changeType": "updated",
+        "resource": "Users/00000000-0000-0000-0000-000000000001",
+        "resourceData": {"@odata.type": "#Microsoft.Graph.User", "id": "00000000-0000-0000-0000-000000000001"},
+        "tenantId": app.emulator.tenant_id()
+    }]});
+    let r = app
+        .http
+        .post(format!("{}/webhooks/graph", app.url))
+        .json(&forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let after: Value = app
+        .api(reqwest::Method::GET, "/api/v1/sync")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        before["users"]["last_run"], after["users"]["last_run"],
+        "a forged notification started no run"
+    );
+}
+
+#[tokio::test]
+async fn a_removed_subscription_is_recreated() {
+    let app = with_public_url().await;
+    app.services
+        .keeper
+        .clone()
+        .unwrap()
+        .maintain()
+        .await
+        .unwrap();
+    let first = live(&subscriptions(&app).await)[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.start_background();
+    let r = app
+        .http
+        .post(app.emulator_url(&format!("/_emulator/subscriptions/{first}/lifecycle")))
+        .json(&json!({"event": "subscriptionRemoved"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let start = Instant::now();
+    loop {
+        let subs = subscriptions(&app).await;
+        let ids: Vec<&str> = live(&subs)
+            .iter()
+            .filter_map(|s| s["id"].as_str())
+            .collect();
+        if ids.len() == 1 && ids[0] != first {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "not recreated: {subs:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
