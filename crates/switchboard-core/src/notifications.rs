@@ -17,6 +17,9 @@ const USERS_CHANGE_TYPES: &str = "updated,deleted";
 /// Graph's maximum for users is 41,760 minutes (§5.1); ask for an hour less. Graph may grant
 /// less: we renew from what it granted.
 const USERS_LIFETIME: SignedDuration = SignedDuration::from_mins(41_760 - 60);
+/// The reachability self-test's subscription lives only long enough to be deleted again.
+const SELF_TEST_CHANGE_TYPE: &str = "updated";
+const SELF_TEST_LIFETIME: SignedDuration = SignedDuration::from_mins(45);
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeeperError {
@@ -40,6 +43,15 @@ pub fn client_state_digest(client_state: &str) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// A fresh random clientState (two v4 UUIDs, 64 hex characters).
+fn fresh_client_state() -> SecretString {
+    SecretString::from(format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    ))
 }
 
 /// Renew once half of the granted lifetime has passed.
@@ -115,13 +127,38 @@ impl SubscriptionKeeper {
         Ok(renewal_due(&record))
     }
 
+    /// The notification URL Microsoft is asked to call (`{public_url}/webhooks/graph`).
+    pub fn notification_url(&self) -> &str {
+        &self.notification_url
+    }
+
+    /// Reachability self-test: creates a short-lived test subscription (Graph runs the
+    /// validation handshake against our webhook before it answers, so success proves Microsoft
+    /// can reach `public_url`) and deletes it right away. It is never stored: notifications for
+    /// it are rejected as unknown, which is fine.
+    pub async fn self_test(&self) -> Result<(), KeeperError> {
+        let now = self.clock.now();
+        let granted = self
+            .api
+            .create(&NewSubscription {
+                resource: USERS_RESOURCE.into(),
+                change_type: SELF_TEST_CHANGE_TYPE.into(),
+                notification_url: self.notification_url.clone(),
+                lifecycle_notification_url: self.lifecycle_url.clone(),
+                expiration: now + SELF_TEST_LIFETIME,
+                client_state: fresh_client_state(),
+            })
+            .await?;
+        if let Err(e) = self.api.delete(&granted.id).await {
+            tracing::warn!(subscription = %granted.id, error = %e, "deleting the self-test subscription failed; it expires on its own");
+        }
+        tracing::info!(url = %self.notification_url, "reachability self-test passed");
+        Ok(())
+    }
+
     async fn create(&self) -> Result<SubscriptionRecord, KeeperError> {
         let now = self.clock.now();
-        let client_state = SecretString::from(format!(
-            "{}{}",
-            uuid::Uuid::new_v4().simple(),
-            uuid::Uuid::new_v4().simple()
-        ));
+        let client_state = fresh_client_state();
         let granted = self
             .api
             .create(&NewSubscription {

@@ -17,6 +17,8 @@ struct Calls {
     /// What Graph grants, at most.
     max_lifetime: Option<SignedDuration>,
     last_client_state: String,
+    last_request: Option<NewSubscription>,
+    fail_delete: bool,
 }
 
 #[derive(Debug)]
@@ -33,6 +35,7 @@ impl SubscriptionApi for FakeGraph {
         *n += 1;
         let mut calls = self.calls.lock().unwrap();
         calls.log.push(format!("create {}", r.resource));
+        calls.last_request = Some(r.clone());
         calls.last_client_state = r.client_state.expose_secret().to_owned();
         let max = calls
             .max_lifetime
@@ -68,7 +71,11 @@ impl SubscriptionApi for FakeGraph {
         Ok(())
     }
     async fn delete(&self, id: &str) -> Result<(), DirectoryError> {
-        self.calls.lock().unwrap().log.push(format!("delete {id}"));
+        let mut calls = self.calls.lock().unwrap();
+        calls.log.push(format!("delete {id}"));
+        if calls.fail_delete {
+            return Err(DirectoryError::Protocol("503 service unavailable".into()));
+        }
         Ok(())
     }
 }
@@ -221,4 +228,43 @@ async fn an_expired_subscription_is_replaced() {
         ["create users", "delete sub-1", "create users"]
     );
     assert_eq!(store.0.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn self_test_creates_and_deletes_and_leaves_the_store_alone() {
+    let (keeper, graph, store, clock) = world();
+    keeper.maintain().await.unwrap();
+    log(&graph);
+    let before = store.0.lock().unwrap().clone();
+
+    keeper.self_test().await.unwrap();
+    assert_eq!(log(&graph), ["create users", "delete sub-2"]);
+    let request = graph.calls.lock().unwrap().last_request.clone().unwrap();
+    assert_eq!(request.change_type, "updated");
+    assert_eq!(
+        request.notification_url,
+        "https://pbx.example.com/webhooks/graph"
+    );
+    assert_eq!(
+        request.lifecycle_notification_url,
+        "https://pbx.example.com/webhooks/graph/lifecycle"
+    );
+    assert_eq!(
+        request.expiration,
+        clock.now() + SignedDuration::from_mins(45)
+    );
+    let state = request.client_state.expose_secret().to_owned();
+    assert_eq!(state.len(), 64);
+    assert_ne!(
+        client_state_digest(&state),
+        before[0].client_state_sha256,
+        "a fresh clientState, not the live subscription's"
+    );
+    assert_eq!(*store.0.lock().unwrap(), before, "the store is untouched");
+
+    // A failed delete is only logged.
+    graph.calls.lock().unwrap().fail_delete = true;
+    keeper.self_test().await.unwrap();
+    assert_eq!(log(&graph), ["create users", "delete sub-3"]);
+    assert_eq!(*store.0.lock().unwrap(), before);
 }

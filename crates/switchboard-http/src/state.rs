@@ -6,6 +6,7 @@ use jiff::SignedDuration;
 use std::fmt;
 use std::sync::Arc;
 use switchboard_core::Clock;
+use switchboard_core::notifications::SubscriptionKeeper;
 use switchboard_core::office365::ConnectionService;
 use switchboard_core::ports::{ExtensionStore, Store, SubscriptionStore, SyncEvent};
 use switchboard_core::users::UserSync;
@@ -64,6 +65,9 @@ pub struct AppDeps {
     pub subscriptions: Arc<dyn SubscriptionStore>,
     /// Where the webhooks tell the sync side that something changed (the receiver coalesces).
     pub events: UnboundedSender<SyncEvent>,
+    /// Keeps the Graph subscription alive; present only when `public_url` is set (change
+    /// notifications). The reachability self-test runs through it.
+    pub keeper: Option<Arc<SubscriptionKeeper>>,
 }
 
 impl fmt::Debug for AppDeps {
@@ -76,6 +80,7 @@ impl fmt::Debug for AppDeps {
             .field("clock", &self.clock)
             .field("config", &self.config)
             .field("subscriptions", &self.subscriptions)
+            .field("keeper", &self.keeper)
             .finish_non_exhaustive()
     }
 }
@@ -96,6 +101,7 @@ struct Inner {
     metrics: MetricsRenderer,
     subscriptions: Arc<dyn SubscriptionStore>,
     events: UnboundedSender<SyncEvent>,
+    keeper: Option<Arc<SubscriptionKeeper>>,
     login_limiter: LoginLimiter,
 }
 
@@ -111,6 +117,7 @@ impl AppState {
             metrics,
             subscriptions,
             events,
+            keeper,
         } = deps;
         Self {
             inner: Arc::new(Inner {
@@ -123,6 +130,7 @@ impl AppState {
                 metrics,
                 subscriptions,
                 events,
+                keeper,
                 login_limiter: LoginLimiter::new(),
             }),
         }
@@ -158,6 +166,9 @@ impl AppState {
     pub(crate) fn events(&self) -> &UnboundedSender<SyncEvent> {
         &self.inner.events
     }
+    pub(crate) fn keeper(&self) -> Option<&SubscriptionKeeper> {
+        self.inner.keeper.as_deref()
+    }
 }
 
 impl fmt::Debug for AppState {
@@ -170,6 +181,7 @@ impl fmt::Debug for AppState {
             .field("clock", &self.inner.clock)
             .field("config", &self.inner.config)
             .field("subscriptions", &self.inner.subscriptions)
+            .field("keeper", &self.inner.keeper)
             .finish_non_exhaustive()
     }
 }

@@ -7,6 +7,8 @@ use serde::Serialize;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
+use switchboard_core::notifications::KeeperError;
+use switchboard_core::ports::DirectoryError;
 use switchboard_core::users::{
     Action, DisableReason, RemovalPolicy, RunOutcome, RunRequest, Scope, SkipReason, SyncError,
     SyncRunRecord, UserSync, UserSyncConfig, UserSyncStatus,
@@ -404,5 +406,61 @@ mod tests {
         assert_eq!(v["action"], "skip");
         assert_eq!(v["reason"], json!({"kind": "guest"}));
         assert!(reason_text(&step.action).starts_with("Skipped (guest)"));
+    }
+}
+
+/// Why the reachability self-test cannot run: there is no address for Microsoft to call.
+pub(crate) const SELF_TEST_NO_PUBLIC_URL: &str = "Set public_url (the HTTPS address Microsoft can reach) to use change notifications; without it changes arrive by polling.";
+
+/// The answer of the reachability self-test.
+#[derive(Debug, Serialize)]
+pub(crate) struct SelfTestResult {
+    pub(crate) reachable: bool,
+    pub(crate) message: String,
+}
+
+/// Runs the reachability self-test (a short-lived test subscription: Microsoft Graph creates it
+/// only after our webhook passed its validation handshake). `None` without `public_url`.
+pub(crate) async fn reachability_self_test(state: &AppState) -> Option<SelfTestResult> {
+    let keeper = state.keeper()?;
+    let url = keeper.notification_url();
+    Some(match keeper.self_test().await {
+        Ok(()) => SelfTestResult {
+            reachable: true,
+            message: format!(
+                "Microsoft Graph reached {url} and completed the validation handshake."
+            ),
+        },
+        Err(e) => {
+            tracing::warn!(url = %url, error = %e, "reachability self-test failed");
+            SelfTestResult {
+                reachable: false,
+                message: self_test_failure(url, &e),
+            }
+        }
+    })
+}
+
+/// The Graph error in plain words, and what to check.
+fn self_test_failure(url: &str, e: &KeeperError) -> String {
+    let graph = e.to_string();
+    let graph = graph.trim_end_matches('.');
+    match e {
+        KeeperError::Graph(DirectoryError::NotConnected(_)) => format!(
+            "The reachability test could not ask Microsoft Graph: {graph}. Finish the Office 365 \
+             connection on the Configure page, then test again."
+        ),
+        KeeperError::Graph(DirectoryError::Denied(_)) => format!(
+            "Microsoft Graph refused to create the test subscription: {graph}. Check that the app \
+             registration has the User.Read.All application permission with admin consent."
+        ),
+        _ => format!(
+            "Microsoft Graph could not complete the validation handshake with {url}: {graph}. \
+             Microsoft creates a subscription only after it has POSTed a validation request to \
+             that address and got the token back. Check that the host name in public_url \
+             resolves in public DNS, that it is served over HTTPS with a valid certificate from a \
+             public authority, that the firewall or reverse proxy forwards POST /webhooks/graph \
+             to Switchboard, and that Switchboard answers within 10 s."
+        ),
     }
 }

@@ -138,6 +138,7 @@ pub async fn build_with_clock(cfg: &BootstrapConfig, clock: Arc<dyn Clock>) -> a
             ..HttpConfig::default()
         },
         metrics: Arc::new(move || metrics.render()),
+        keeper: keeper.clone(),
     });
     Ok(App {
         router: switchboard_http::router(state),

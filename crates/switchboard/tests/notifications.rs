@@ -209,3 +209,82 @@ async fn a_removed_subscription_is_recreated() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// `TestApp::connect` for an app whose `public_url` (`public`) does not lead to it: Microsoft's
+/// redirect back after consent is delivered to the app's real address instead.
+async fn connect_behind(app: &TestApp, public: &str) {
+    let client_id = uuid::Uuid::new_v4().to_string();
+    let r = app.put_ids(&client_id, app.emulator.tenant_domain()).await;
+    assert_eq!(r.status(), 200);
+    let pem = app.generate_keypair().await;
+    app.register_app(&client_id, &[&pem], &common::all_roles(), json!({}))
+        .await;
+    let body: Value = app
+        .api(reqwest::Method::POST, "/api/v1/settings/office365/consent")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let consent = app
+        .http
+        .get(body["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(consent.status(), 302);
+    let back = consent.headers()["location"].to_str().unwrap();
+    let back = back.replacen(public, &app.url, 1);
+    app.http.get(&back).send().await.unwrap();
+    let settings = app.settings().await;
+    assert_eq!(settings["status"], "connected", "{settings}");
+}
+
+async fn self_test(app: &TestApp) -> Value {
+    let r = app
+        .api(reqwest::Method::POST, "/api/v1/sync/users/self-test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    r.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn the_reachability_self_test_passes_the_handshake_and_cleans_up() {
+    let app = with_public_url().await;
+    let result = self_test(&app).await;
+    assert_eq!(result["reachable"], true, "{result}");
+    assert_eq!(
+        result["message"],
+        format!(
+            "Microsoft Graph reached {}/webhooks/graph and completed the validation handshake.",
+            app.url
+        )
+    );
+    let subs = subscriptions(&app).await;
+    assert!(
+        live(&subs).is_empty(),
+        "the test subscription is deleted: {subs:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_reachability_self_test_reports_an_unreachable_public_url() {
+    let app = spawn_app_with(|c| {
+        // Nothing listens on the discard port: the handshake cannot reach us.
+        c.public_url = Some("http://127.0.0.1:9".parse().unwrap());
+    })
+    .await;
+    connect_behind(&app, "http://127.0.0.1:9").await;
+    let result = self_test(&app).await;
+    assert_eq!(result["reachable"], false, "{result}");
+    let message = result["message"].as_str().unwrap();
+    assert!(message.contains("handshake"), "{message}");
+    assert!(
+        message.contains("http://127.0.0.1:9/webhooks/graph"),
+        "{message}"
+    );
+    assert!(live(&subscriptions(&app).await).is_empty());
+}

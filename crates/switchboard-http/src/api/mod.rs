@@ -64,6 +64,11 @@ fn table() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
         (Method::GET, "/api/v1/audit", get(extensions::audit)),
         (Method::GET, "/api/v1/sync", get(sync::status)),
         (Method::POST, "/api/v1/sync/{kind}", post(sync::run)),
+        (
+            Method::POST,
+            "/api/v1/sync/users/self-test",
+            post(sync::self_test),
+        ),
         (Method::GET, USER_SYNC, get(sync::get_settings)),
         (Method::PUT, USER_SYNC, put(sync::put_settings)),
         (Method::GET, "/api/v1/openapi.json", get(openapi::document)),

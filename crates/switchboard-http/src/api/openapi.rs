@@ -32,6 +32,7 @@ use utoipa::{Modify, OpenApi};
         extensions::audit,
         sync::status,
         sync::run,
+        sync::self_test,
         sync::get_settings,
         sync::put_settings,
         document,
@@ -41,7 +42,7 @@ use utoipa::{Modify, OpenApi};
     security(("bearer" = []), ("session" = [])),
     tags((name = "office365", description = "The Office 365 connection (Configure page)"),
          (name = "extensions", description = "PBX extensions: synced from Microsoft 365 (origin `azure_ad`, group \"Azure AD\") or local; their audit trail"),
-         (name = "sync", description = "Sync status, runs on demand and dry-run plans, User Sync settings"),
+         (name = "sync", description = "Sync status, runs on demand and dry-run plans, the reachability self-test, User Sync settings"),
          (name = "meta", description = "This document"))
 )]
 struct ApiDoc;
@@ -437,6 +438,21 @@ pub(crate) mod schema {
     #[derive(ToSchema)]
     pub(crate) struct SyncStarted {
         started: bool,
+        message: String,
+    }
+
+    /// The reachability self-test's result.
+    #[derive(ToSchema)]
+    pub(crate) struct SelfTestResult {
+        /// Microsoft Graph reached `{public_url}/webhooks/graph` and completed the validation
+        /// handshake.
+        reachable: bool,
+        /// What happened in words; on failure, the Graph error and what to check (DNS, a valid
+        /// public HTTPS certificate, firewall/reverse proxy forwarding POST /webhooks/graph,
+        /// answering within 10 s).
+        #[schema(
+            example = "Microsoft Graph reached https://pbx.example.com/webhooks/graph and completed the validation handshake."
+        )]
         message: String,
     }
 

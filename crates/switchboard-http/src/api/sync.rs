@@ -6,8 +6,8 @@ use super::{ApiJson, ApiQuery, Principal};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use crate::user_sync::{
-    OutcomeView, check_scope, error_status, merge_config, start_in_background, started_by,
-    users_status,
+    OutcomeView, SELF_TEST_NO_PUBLIC_URL, SelfTestResult, check_scope, error_status, merge_config,
+    reachability_self_test, start_in_background, started_by, users_status,
 };
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -134,6 +134,33 @@ pub(crate) async fn run(
         .await
         .map_err(|e| sync_error(&e))?;
     Ok(Json(OutcomeView::from(outcome)).into_response())
+}
+
+/// Reachability self-test: asks Microsoft Graph for a short-lived test subscription and deletes
+/// it right away. Graph creates it only after POSTing a validation request to
+/// `{public_url}/webhooks/graph` and getting the token back, so `reachable: true` proves that
+/// Microsoft can reach this server. A failure answers 200 with `reachable: false` and a message
+/// saying what went wrong and what to check.
+#[utoipa::path(
+    post,
+    path = "/api/v1/sync/users/self-test",
+    tag = "sync",
+    responses(
+        (status = 200, description = "The test ran; `reachable` says whether Microsoft reached the webhook", body = schema::SelfTestResult),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Console session without X-CSRF-Token", body = ErrorBody),
+        (status = 409, description = "No public_url is set: changes arrive by polling", body = ErrorBody),
+    )
+)]
+pub(crate) async fn self_test(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+) -> Result<Json<SelfTestResult>, ApiError> {
+    tracing::info!(user = %who.username, via = who.via, "reachability self-test requested");
+    reachability_self_test(&state)
+        .await
+        .map(Json)
+        .ok_or_else(|| ApiError::new(StatusCode::CONFLICT, SELF_TEST_NO_PUBLIC_URL))
 }
 
 /// The User Sync settings.

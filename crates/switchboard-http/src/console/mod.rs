@@ -43,6 +43,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/sync/users/run", post(sync::run_now))
         .route("/sync/users/preview", post(sync::preview))
         .route("/sync/users/settings", post(sync::save_settings))
+        .route("/sync/users/self-test", post(sync::self_test))
         .route(
             "/settings/office365",
             get(office365::page).post(office365::save_ids),

@@ -7,8 +7,9 @@ use crate::api::admin_actor;
 use crate::auth::session::Session;
 use crate::state::AppState;
 use crate::user_sync::{
-    ScopeError, action_name, check_scope_ids, error_status, reason_text, removal_help, scope_mode,
-    start_in_background, started_by, status_badge, users_status,
+    SELF_TEST_NO_PUBLIC_URL, ScopeError, action_name, check_scope_ids, error_status,
+    reachability_self_test, reason_text, removal_help, scope_mode, start_in_background, started_by,
+    status_badge, users_status,
 };
 use askama::Template;
 use axum::Form;
@@ -117,13 +118,18 @@ pub(crate) async fn status_view(state: &AppState) -> Result<StatusView, SyncErro
     let (mode, mode_text) = match status.mode {
         FreshnessMode::Notifications => (
             "notifications",
-            "Microsoft 365 tells Switchboard about changes as they happen; a full sync runs daily."
-                .to_owned(),
+            match state.keeper() {
+                Some(k) => format!(
+                    "Microsoft 365 sends change notifications to {} as changes happen, so extensions follow within seconds; a full sync runs daily. \"Test reachability\" checks that Microsoft can reach that address.",
+                    k.notification_url()
+                ),
+                None => "Microsoft 365 sends change notifications as changes happen; a full sync runs daily.".to_owned(),
+            },
         ),
         FreshnessMode::Polling => (
             "polling",
             format!(
-                "Switchboard asks Microsoft 365 for changes every {} s (there is no public HTTPS address for change notifications); a full sync runs daily.",
+                "Switchboard asks Microsoft 365 for changes every {} s, because public_url is not set: change notifications need an HTTPS address Microsoft can reach. A full sync runs daily.",
                 config.poll_interval_secs
             ),
         ),
@@ -535,6 +541,17 @@ struct UserSyncPage {
     removal_policies: [Choice; 3],
     notice: Option<&'static str>,
     error: Option<String>,
+    /// The result of "Test reachability", on the page that answers it.
+    self_test: Option<SelfTestView>,
+}
+
+/// The reachability self-test's result as the page shows it.
+#[derive(Debug)]
+struct SelfTestView {
+    reachable: bool,
+    /// `reachable` (green) or `unreachable` (red).
+    badge: &'static str,
+    message: String,
 }
 
 fn notice_text(key: Option<&str>) -> Option<&'static str> {
@@ -588,6 +605,7 @@ async fn show_with(
             removal_policies: removal_choices(),
             notice,
             error,
+            self_test: None,
         },
     )
 }
@@ -718,6 +736,64 @@ pub(crate) async fn run_now(
             show(&state, &session, status, None, None, Some(message)).await
         }
     }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CsrfForm {
+    csrf_token: Option<String>,
+}
+
+/// `POST /sync/users/self-test`: "Test reachability"; the page again, with the result.
+pub(crate) async fn self_test(
+    State(state): State<AppState>,
+    ConsoleUser(session): ConsoleUser,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if let Some(denied) = csrf_denied(&session, form.csrf_token.as_deref()) {
+        return denied;
+    }
+    tracing::info!(user = %session.username, "reachability self-test started from the console");
+    let (status_code, result) = match reachability_self_test(&state).await {
+        Some(r) => (StatusCode::OK, r),
+        None => (
+            StatusCode::CONFLICT,
+            crate::user_sync::SelfTestResult {
+                reachable: false,
+                message: SELF_TEST_NO_PUBLIC_URL.to_owned(),
+            },
+        ),
+    };
+    let status = match status_view(&state).await {
+        Ok(s) => s,
+        Err(e) => return sync_failure_page(&e),
+    };
+    let form = match state.user_sync().config().await {
+        Ok(c) => SettingsForm::from_config(&c),
+        Err(e) => return sync_failure_page(&e),
+    };
+    render(
+        status_code,
+        &UserSyncPage {
+            layout: Layout::signed_in(&session, "user_sync"),
+            csrf_token: session.csrf_token.clone(),
+            status,
+            form,
+            scope_modes: SCOPE_MODES,
+            numbering_rules: NUMBERING,
+            removal_policies: removal_choices(),
+            notice: None,
+            error: None,
+            self_test: Some(SelfTestView {
+                reachable: result.reachable,
+                badge: if result.reachable {
+                    "reachable"
+                } else {
+                    "unreachable"
+                },
+                message: result.message,
+            }),
+        },
+    )
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -300,6 +300,7 @@ async fn openapi_describes_every_api_route_and_the_real_json() {
         ("GET", "/api/v1/audit"),
         ("GET", "/api/v1/sync"),
         ("POST", "/api/v1/sync/{kind}"),
+        ("POST", "/api/v1/sync/users/self-test"),
         ("GET", "/api/v1/settings/user-sync"),
         ("PUT", "/api/v1/settings/user-sync"),
     ] {
@@ -404,4 +405,22 @@ async fn openapi_describes_every_api_route_and_the_real_json() {
         keys(&schemas["SyncedFields"]["properties"]),
         keys(&create["fields"])
     );
+    // The self-test answers need a public_url (a subscription keeper).
+    let with_keeper = TestApp::spawn_with_public_url().await;
+    let self_test = json_of(
+        with_keeper
+            .api(Method::POST, "/api/v1/sync/users/self-test")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        keys(&schemas["SelfTestResult"]["properties"]),
+        keys(&self_test)
+    );
+    let responses = &doc["paths"]["/api/v1/sync/users/self-test"]["post"]["responses"];
+    for code in ["200", "409"] {
+        assert!(responses[code].is_object(), "{code} is not documented");
+    }
 }

@@ -603,6 +603,7 @@ async fn every_new_form_needs_the_csrf_token() {
             ("/extensions/150/delete", vec![]),
             ("/sync/users/run", vec![("full", "true")]),
             ("/sync/users/preview", vec![]),
+            ("/sync/users/self-test", vec![]),
             (
                 "/sync/users/settings",
                 vec![
@@ -646,4 +647,92 @@ async fn every_new_form_needs_the_csrf_token() {
         get_json(&app, "/api/v1/settings/user-sync").await["removal"],
         "disable"
     );
+}
+
+/// The `#self-test-result` notice, from its id to its closing `</p>`.
+fn self_test_notice(html: &str) -> &str {
+    let start = html
+        .find("id=\"self-test-result\"")
+        .expect("no #self-test-result");
+    let len = html[start..].find("</p>").unwrap();
+    &html[start..start + len]
+}
+
+#[tokio::test]
+async fn test_reachability_shows_the_result_as_a_notice() {
+    let app = TestApp::spawn_with_public_url().await;
+    let browser = app.browser();
+    let csrf = app.login(&browser).await;
+    let html = page(&browser, &app, "/sync/users").await;
+    assert!(html.contains("id=\"self-test\""), "the button is there");
+    assert!(html.contains("action=\"/sync/users/self-test\""));
+    assert!(
+        !html.contains("id=\"self-test-result\""),
+        "no result before a test"
+    );
+    assert!(
+        html.contains("change notifications to https://pbx.example.com/webhooks/graph"),
+        "the mode line names the notification address"
+    );
+
+    let r = browser
+        .post(app.url("/sync/users/self-test"))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    let notice = self_test_notice(&html);
+    assert!(notice.contains("badge-reachable"), "{notice}");
+    assert!(html.contains("class=\"alert alert-ok\" id=\"self-test-result\""));
+    assert!(
+        notice.contains("completed the validation handshake"),
+        "{notice}"
+    );
+    assert_eq!(
+        app.graph_subscriptions.log(),
+        ["create users updated", "delete test-sub-1"]
+    );
+
+    *app.graph_subscriptions.fail_create.lock().unwrap() =
+        Some(crate::fakes::FakeSubscriptionApi::HANDSHAKE_FAILURE.into());
+    let r = browser
+        .post(app.url("/sync/users/self-test"))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    let notice = self_test_notice(&html);
+    assert!(notice.contains("data-reachable=\"false\""), "{notice}");
+    assert!(html.contains("class=\"alert alert-error\" id=\"self-test-result\""));
+    assert!(notice.contains("badge-unreachable"), "{notice}");
+    assert!(notice.contains("validation handshake"), "{notice}");
+    assert!(notice.contains("reverse proxy"), "{notice}");
+}
+
+#[tokio::test]
+async fn test_reachability_without_public_url_explains_polling() {
+    let app = TestApp::spawn().await;
+    let browser = app.browser();
+    let csrf = app.login(&browser).await;
+    let html = page(&browser, &app, "/sync/users").await;
+    assert!(
+        html.contains("because public_url is not set"),
+        "the mode line says why it polls"
+    );
+    let r = browser
+        .post(app.url("/sync/users/self-test"))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let html = r.text().await.unwrap();
+    let notice = self_test_notice(&html);
+    assert!(notice.contains("badge-unreachable"), "{notice}");
+    assert!(notice.contains("Set public_url"), "{notice}");
+    assert!(app.graph_subscriptions.log().is_empty());
 }

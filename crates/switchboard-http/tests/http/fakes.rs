@@ -13,9 +13,9 @@ use switchboard_core::office365::{
 };
 use switchboard_core::ports::{
     AppCredentials, AppToken, CertificateError, CertificateFactory, DirectoryChange,
-    DirectoryCursor, DirectoryError, DirectoryPage, DirectorySource, KeyVault, Organization,
-    ReceivedNotification, Store, StoreError, SubscriptionRecord, SubscriptionStore, TenantGateway,
-    VaultError,
+    DirectoryCursor, DirectoryError, DirectoryPage, DirectorySource, GrantedSubscription, KeyVault,
+    NewSubscription, Organization, ReceivedNotification, Store, StoreError, SubscriptionApi,
+    SubscriptionRecord, SubscriptionStore, TenantGateway, VaultError,
 };
 use switchboard_core::users::DirectoryUser;
 use tokio::sync::Semaphore;
@@ -443,5 +443,76 @@ impl SubscriptionStore for MemSubscriptions {
             notifications.push(notification.clone());
         }
         Ok(!duplicate)
+    }
+}
+
+/// Microsoft Graph's `/subscriptions`, in memory: logs every call; `fail_create` (Graph's error
+/// message) makes creations fail, e.g. with [`FakeSubscriptionApi::HANDSHAKE_FAILURE`].
+#[derive(Debug, Default)]
+pub struct FakeSubscriptionApi {
+    pub log: Mutex<Vec<String>>,
+    pub created: Mutex<Vec<NewSubscription>>,
+    pub fail_create: Mutex<Option<String>>,
+    next: AtomicU32,
+}
+
+impl FakeSubscriptionApi {
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+    /// What Graph answers when the notification endpoint fails the validation handshake.
+    pub const HANDSHAKE_FAILURE: &str = "400 ValidationError: Subscription validation request failed. Notification endpoint must respond with 200 OK to validation request.";
+}
+
+#[async_trait]
+impl SubscriptionApi for FakeSubscriptionApi {
+    async fn create(&self, r: &NewSubscription) -> Result<GrantedSubscription, DirectoryError> {
+        self.log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(format!("create {} {}", r.resource, r.change_type));
+        self.created
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(r.clone());
+        if let Some(message) = self
+            .fail_create
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+        {
+            return Err(DirectoryError::Protocol(message));
+        }
+        let n = self.next.fetch_add(1, Ordering::SeqCst) + 1;
+        Ok(GrantedSubscription {
+            id: format!("test-sub-{n}"),
+            resource: r.resource.clone(),
+            expires_at: r.expiration,
+        })
+    }
+    async fn renew(&self, id: &str, at: Timestamp) -> Result<GrantedSubscription, DirectoryError> {
+        self.log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(format!("renew {id}"));
+        Ok(GrantedSubscription {
+            id: id.into(),
+            resource: "users".into(),
+            expires_at: at,
+        })
+    }
+    async fn reauthorize(&self, id: &str) -> Result<(), DirectoryError> {
+        self.log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(format!("reauthorize {id}"));
+        Ok(())
+    }
+    async fn delete(&self, id: &str) -> Result<(), DirectoryError> {
+        self.log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(format!("delete {id}"));
+        Ok(())
     }
 }

@@ -12,14 +12,15 @@ mod sync;
 mod webhooks;
 
 use fakes::{
-    FakeDirectory, FakeFactory, FakeGateway, FakeVault, FixedClock, MemStore, MemSubscriptions,
-    SteppingClock,
+    FakeDirectory, FakeFactory, FakeGateway, FakeSubscriptionApi, FakeVault, FixedClock, MemStore,
+    MemSubscriptions, SteppingClock,
 };
 use reqwest::redirect::Policy;
 use reqwest::{Client, Response, StatusCode};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use switchboard_core::auth::{AdminUser, ApiTokenRecord};
+use switchboard_core::notifications::SubscriptionKeeper;
 use switchboard_core::office365::{ConnectionService, ServiceOptions};
 use switchboard_core::ports::{Store, SyncEvent};
 use switchboard_core::users::{FreshnessMode, UserSync};
@@ -30,6 +31,7 @@ pub const USER: &str = "admin";
 pub const PASSWORD: &str = "correct horse battery";
 pub const LOGIN_URL: &str = "https://login.example.test/";
 pub const CLIENT_ID: &str = "1b3c5d7e-0000-4000-8000-1234567890ab";
+pub const PUBLIC_URL: &str = "https://pbx.example.com/";
 
 #[derive(Debug)]
 pub struct TestApp {
@@ -45,11 +47,24 @@ pub struct TestApp {
     pub subscriptions: Arc<MemSubscriptions>,
     /// What the webhooks told the sync side.
     pub events: tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<SyncEvent>>,
+    /// Graph's `/subscriptions`, used by the subscription keeper (present when the config has
+    /// a `public_url`, as in the binary).
+    pub graph_subscriptions: Arc<FakeSubscriptionApi>,
 }
 
 impl TestApp {
     pub async fn spawn() -> Self {
         Self::spawn_with(HttpConfig::default()).await
+    }
+
+    /// With `public_url` (`https://pbx.example.com`) and so a subscription keeper; cookies stay
+    /// non-`Secure` so that the test browser keeps its session over plain http.
+    pub async fn spawn_with_public_url() -> Self {
+        Self::spawn_with(HttpConfig {
+            public_url: Some(PUBLIC_URL.parse().unwrap()),
+            ..HttpConfig::default()
+        })
+        .await
     }
 
     pub async fn spawn_with(config: HttpConfig) -> Self {
@@ -97,10 +112,24 @@ impl TestApp {
             directory.clone(),
             extensions.clone(),
             Arc::new(SteppingClock::new(clock.0)),
-            FreshnessMode::Polling,
+            // As in the binary: notifications when Microsoft has an address to call.
+            if config.public_url.is_some() {
+                FreshnessMode::Notifications
+            } else {
+                FreshnessMode::Polling
+            },
         ));
         let subscriptions = Arc::new(MemSubscriptions::default());
         let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();
+        let graph_subscriptions = Arc::new(FakeSubscriptionApi::default());
+        let keeper = config.public_url.as_ref().map(|public| {
+            Arc::new(SubscriptionKeeper::new(
+                graph_subscriptions.clone(),
+                subscriptions.clone(),
+                clock.clone(),
+                public.as_str(),
+            ))
+        });
         let state = AppState::new(AppDeps {
             store: store.clone(),
             extensions: extensions.clone(),
@@ -111,6 +140,7 @@ impl TestApp {
             metrics: Arc::new(|| "# HELP process_up test\nprocess_up 1\n".to_owned()),
             subscriptions: subscriptions.clone(),
             events: events_tx,
+            keeper,
         });
         let app = switchboard_http::router(state);
         tokio::spawn(async move {
@@ -131,6 +161,7 @@ impl TestApp {
             token,
             subscriptions,
             events: tokio::sync::Mutex::new(events_rx),
+            graph_subscriptions,
         }
     }
 

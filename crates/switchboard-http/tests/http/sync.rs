@@ -1,7 +1,7 @@
 //! REST API v1: sync status, runs (dry, real, delta, in the background, concurrent), errors and
 //! the User Sync settings.
 
-use crate::fakes::{guest, member, user_id};
+use crate::fakes::{FakeSubscriptionApi, guest, member, user_id};
 use crate::*;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -420,4 +420,93 @@ async fn the_last_run_stays_visible_while_the_next_one_runs() {
     assert_ne!(last["id"], status["users"]["running"]["id"]);
     app.directory.release();
     wait_for_status(&app, |s| s["users"]["running"].is_null()).await;
+}
+
+const SELF_TEST: &str = "/api/v1/sync/users/self-test";
+
+#[tokio::test]
+async fn self_test_reachable_creates_and_deletes_a_test_subscription() {
+    let app = TestApp::spawn_with_public_url().await;
+    let r = app.api(Method::POST, SELF_TEST).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        body,
+        json!({
+            "reachable": true,
+            "message": "Microsoft Graph reached https://pbx.example.com/webhooks/graph and completed the validation handshake."
+        })
+    );
+    assert_eq!(
+        app.graph_subscriptions.log(),
+        ["create users updated", "delete test-sub-1"]
+    );
+    let created = app.graph_subscriptions.created.lock().unwrap()[0].clone();
+    assert_eq!(
+        created.notification_url,
+        "https://pbx.example.com/webhooks/graph"
+    );
+    assert_eq!(
+        created.lifecycle_notification_url,
+        "https://pbx.example.com/webhooks/graph/lifecycle"
+    );
+    assert_eq!(
+        created.expiration,
+        "2026-11-01T08:45:00Z".parse().unwrap(),
+        "now + 45 minutes"
+    );
+    use switchboard_core::ports::SubscriptionStore;
+    assert!(
+        app.subscriptions
+            .list_subscriptions()
+            .await
+            .unwrap()
+            .is_empty(),
+        "the test subscription is not stored"
+    );
+}
+
+#[tokio::test]
+async fn self_test_handshake_failure_says_what_to_check() {
+    let app = TestApp::spawn_with_public_url().await;
+    *app.graph_subscriptions.fail_create.lock().unwrap() =
+        Some(FakeSubscriptionApi::HANDSHAKE_FAILURE.into());
+    let r = app.api(Method::POST, SELF_TEST).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["reachable"], false);
+    let message = body["message"].as_str().unwrap();
+    for needle in [
+        "validation handshake",
+        "https://pbx.example.com/webhooks/graph",
+        "Subscription validation request failed",
+        "DNS",
+        "certificate",
+        "reverse proxy",
+        "POST /webhooks/graph",
+        "10 s",
+    ] {
+        assert!(
+            message.contains(needle),
+            "{needle:?} missing from {message}"
+        );
+    }
+    assert_eq!(app.graph_subscriptions.log(), ["create users updated"]);
+}
+
+#[tokio::test]
+async fn self_test_without_public_url_is_409() {
+    let app = TestApp::spawn().await;
+    let r = app.api(Method::POST, SELF_TEST).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        body,
+        json!({"error": "Set public_url (the HTTPS address Microsoft can reach) to use change notifications; without it changes arrive by polling."})
+    );
+    assert!(app.graph_subscriptions.log().is_empty());
+
+    // Authentication first, as for every API route.
+    let r = Client::new().post(app.url(SELF_TEST)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
