@@ -136,8 +136,8 @@ pub trait TenantGateway: Send + Sync + std::fmt::Debug {
 // ---------------------------------------------------------------------------------------------
 
 use crate::users::{
-    AuditEntry, DirectoryUser, Extension, ExtensionQuery, ExtensionRecord, PlanningSnapshot,
-    SyncRunRecord, SyncState, SyncedFields, UserSyncBatch,
+    AuditEntry, DirectoryGroup, DirectoryUser, Extension, ExtensionQuery, ExtensionRecord,
+    PlanningSnapshot, SyncRunRecord, SyncState, SyncedFields, UserSyncBatch,
 };
 
 /// Extensions, their groups, the audit log, sync runs and runtime settings. Implemented by the
@@ -279,6 +279,19 @@ pub trait DirectorySource: Send + Sync + std::fmt::Debug {
     async fn users_page(&self, cursor: &DirectoryCursor) -> Result<DirectoryPage, DirectoryError>;
     /// Transitive user members of an Entra group (ids only).
     async fn group_member_ids(&self, group_id: &str) -> Result<Vec<String>, DirectoryError>;
+    /// Users whose display name, user principal name or mail has a word starting with `query`,
+    /// at most `limit` (adapters may cap it lower). A blank query finds nothing.
+    async fn search_users(
+        &self,
+        query: &str,
+        limit: u32,
+    ) -> Result<Vec<DirectoryUser>, DirectoryError>;
+    /// Groups whose display name or mail has a word starting with `query`, at most `limit`.
+    async fn search_groups(
+        &self,
+        query: &str,
+        limit: u32,
+    ) -> Result<Vec<DirectoryGroup>, DirectoryError>;
 }
 
 /// Everything needed to sign in as the app, owned (for long-running sync jobs).

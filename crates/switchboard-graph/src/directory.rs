@@ -14,7 +14,7 @@
 //! `serde_json::Value` per page, so a 100k-user sync stays fast and small.
 
 use crate::auth::{AppCredential, TokenError, TokenProvider};
-use crate::client::{ApiError, GraphClient, GraphError, Page};
+use crate::client::{ApiError, GraphClient, GraphError, GraphRequest, Page};
 use async_trait::async_trait;
 use serde::Deserialize;
 use std::collections::HashSet;
@@ -23,7 +23,7 @@ use switchboard_core::ports::{
     CredentialSource, DirectoryChange, DirectoryCursor, DirectoryError, DirectoryPage,
     DirectorySource,
 };
-use switchboard_core::users::DirectoryUser;
+use switchboard_core::users::{DirectoryGroup, DirectoryUser};
 
 /// The user properties every directory read selects, the full list and the delta alike.
 ///
@@ -69,6 +69,85 @@ fn group_members_path(group_id: &str) -> String {
         "/groups/{}/transitiveMembers/microsoft.graph.user?$select=id&$top={PAGE_SIZE}",
         encode_segment(group_id)
     )
+}
+
+/// The most results one directory search returns (a picker, not a listing).
+pub const SEARCH_LIMIT: u32 = 25;
+
+/// What a user search selects: enough to show and pick a user.
+pub const SEARCH_USER_SELECT: &str =
+    "id,displayName,userPrincipalName,mail,accountEnabled,userType,department";
+
+/// What a group search selects.
+pub const SEARCH_GROUP_SELECT: &str = "id,displayName,mail";
+
+/// How many pages a search follows at most (a page may be empty while more follow, §7).
+const SEARCH_MAX_PAGES: usize = 3;
+
+/// The term of a `$search` clause, or `None` when nothing searchable is left.
+///
+/// A clause is `"property:term"` (§2.2). Graph's documented escape for a `"` inside it is `\"`,
+/// but a backslash escape is easy to get wrong on either side, and neither character helps a
+/// name or UPN search (Graph tokenises terms at punctuation anyway). So double quotes and
+/// backslashes are **stripped**, other control characters dropped, whitespace collapsed.
+/// `O"Brien` searches `OBrien`; `"` alone searches nothing (and never reaches Graph).
+pub fn search_term(query: &str) -> Option<String> {
+    let cleaned: String = query
+        .chars()
+        .filter(|c| *c != '"' && *c != '\\')
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let term = cleaned.split_whitespace().collect::<Vec<_>>().join(" ");
+    (!term.is_empty()).then_some(term)
+}
+
+/// Percent-encodes a query-string value: everything but the RFC 3986 unreserved characters.
+fn encode_query_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() * 3);
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `"p1:term" OR "p2:term" …` for an already cleaned term.
+fn search_expression(properties: &[&str], term: &str) -> String {
+    properties
+        .iter()
+        .map(|p| format!("\"{p}:{term}\""))
+        .collect::<Vec<_>>()
+        .join(" OR ")
+}
+
+/// `GET /users?$search=…` (needs `ConsistencyLevel: eventual`, §2.2).
+fn user_search_path(term: &str, top: u32) -> String {
+    let search = search_expression(&["displayName", "userPrincipalName", "mail"], term);
+    format!(
+        "/users?$search={}&$select={SEARCH_USER_SELECT}&$top={top}",
+        encode_query_value(&search)
+    )
+}
+
+/// `GET /groups?$search=…` (needs `ConsistencyLevel: eventual`, §2.2).
+fn group_search_path(term: &str, top: u32) -> String {
+    let search = search_expression(&["displayName", "mail"], term);
+    format!(
+        "/groups?$search={}&$select={SEARCH_GROUP_SELECT}&$top={top}",
+        encode_query_value(&search)
+    )
+}
+
+/// One item of a group search.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GroupItem {
+    id: Option<String>,
+    display_name: Option<String>,
+    mail: Option<String>,
 }
 
 /// Percent-encodes everything but ASCII letters, digits and `-`: a GUID passes unchanged, and
@@ -305,6 +384,38 @@ impl GraphDirectory {
         Ok(to_directory_page(page))
     }
 
+    /// The first `top` items of an advanced (`ConsistencyLevel: eventual`) query.
+    async fn search<T: serde::de::DeserializeOwned>(
+        &self,
+        path: String,
+        top: u32,
+        permission: &str,
+    ) -> Result<Vec<T>, DirectoryError> {
+        let client = self.client().await?;
+        let request = GraphRequest::get(path).header(
+            reqwest::header::HeaderName::from_static("consistencylevel"),
+            reqwest::header::HeaderValue::from_static("eventual"),
+        );
+        let mut pager = client.pages_of::<T>(request);
+        let mut items = Vec::new();
+        let wanted = usize::try_from(top).unwrap_or(usize::MAX);
+        for _ in 0..SEARCH_MAX_PAGES {
+            let Some(page) = pager
+                .next_page()
+                .await
+                .map_err(|e| directory_error(e, permission))?
+            else {
+                break;
+            };
+            items.extend(page.items);
+            if items.len() >= wanted || pager.is_done() {
+                break;
+            }
+        }
+        items.truncate(wanted);
+        Ok(items)
+    }
+
     /// Follows nextLinks (the service may page even "sync from now") until the deltaLink.
     async fn latest_delta(&self, client: &GraphClient) -> Result<DirectoryPage, DirectoryError> {
         let mut pager = client.pages::<UserItem>(latest_delta_path());
@@ -398,6 +509,60 @@ impl DirectorySource for GraphDirectory {
             "group members read"
         );
         Ok(ids)
+    }
+
+    async fn search_users(
+        &self,
+        query: &str,
+        limit: u32,
+    ) -> Result<Vec<DirectoryUser>, DirectoryError> {
+        let Some(term) = search_term(query) else {
+            return Ok(Vec::new());
+        };
+        let top = limit.clamp(1, SEARCH_LIMIT);
+        let items: Vec<UserItem> = self
+            .search(user_search_path(&term, top), top, USERS_PERMISSION)
+            .await?;
+        let users: Vec<DirectoryUser> = items
+            .into_iter()
+            .filter_map(to_change)
+            .filter_map(|change| match change {
+                DirectoryChange::Upsert(user) => Some(user),
+                DirectoryChange::Removed { .. } => None,
+            })
+            .collect();
+        tracing::debug!(found = users.len(), "directory users searched");
+        Ok(users)
+    }
+
+    async fn search_groups(
+        &self,
+        query: &str,
+        limit: u32,
+    ) -> Result<Vec<DirectoryGroup>, DirectoryError> {
+        let Some(term) = search_term(query) else {
+            return Ok(Vec::new());
+        };
+        let top = limit.clamp(1, SEARCH_LIMIT);
+        let items: Vec<GroupItem> = self
+            .search(group_search_path(&term, top), top, GROUPS_PERMISSION)
+            .await?;
+        let groups: Vec<DirectoryGroup> = items
+            .into_iter()
+            .filter_map(|g| {
+                let id = g.id.filter(|id| !id.trim().is_empty())?;
+                Some(DirectoryGroup {
+                    display_name: g
+                        .display_name
+                        .filter(|n| !n.trim().is_empty())
+                        .unwrap_or_else(|| id.clone()),
+                    id,
+                    mail: g.mail.filter(|m| !m.trim().is_empty()),
+                })
+            })
+            .collect();
+        tracing::debug!(found = groups.len(), "directory groups searched");
+        Ok(groups)
     }
 }
 
@@ -620,6 +785,28 @@ mod tests {
             token_error(TokenError::InvalidKey("bad".into())),
             DirectoryError::NotConnected(_)
         ));
+    }
+
+    #[test]
+    fn search_terms_lose_quotes_and_backslashes() {
+        assert_eq!(search_term("  adele   van "), Some("adele van".into()));
+        assert_eq!(search_term("O\"Brien"), Some("OBrien".into()));
+        assert_eq!(search_term("a\\\"b"), Some("ab".into()));
+        assert_eq!(search_term("\""), None);
+        assert_eq!(search_term("   "), None);
+        assert_eq!(search_term("a\tb"), Some("a b".into()));
+        assert_eq!(
+            user_search_path("ad el", 5),
+            format!(
+                "/users?$search=%22displayName%3Aad%20el%22%20OR%20%22userPrincipalName%3Aad%20el%22%20OR%20%22mail%3Aad%20el%22&$select={SEARCH_USER_SELECT}&$top=5"
+            )
+        );
+        assert_eq!(
+            group_search_path("x&y", 25),
+            format!(
+                "/groups?$search=%22displayName%3Ax%26y%22%20OR%20%22mail%3Ax%26y%22&$select={SEARCH_GROUP_SELECT}&$top=25"
+            )
+        );
     }
 
     #[test]

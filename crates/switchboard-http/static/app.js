@@ -135,9 +135,194 @@
     setTimeout(poll, 1000);
   }
 
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", followSync);
-  } else {
+  // User Sync scope picker: search the tenant (GET /api/v1/directory/users|groups with the
+  // session cookie) and add the picked ids to the scope textarea, shown as removable chips.
+  // Without this, the textarea alone still works.
+  function scopePicker() {
+    var search = document.getElementById("scope-search");
+    var textarea = document.getElementById("scope-ids");
+    var results = document.getElementById("scope-results");
+    var chips = document.getElementById("scope-chips");
+    var picker = document.getElementById("scope-picker");
+    if (!search || !textarea || !results || !chips || !picker) { return; }
+    var status = document.getElementById("scope-search-status");
+    var names = {};
+    var timer = null;
+    var sequence = 0;
+
+    Array.prototype.forEach.call(chips.querySelectorAll("li[data-id]"), function (li) {
+      var label = li.querySelector("span");
+      if (label) { names[li.getAttribute("data-id").toLowerCase()] = label.textContent; }
+    });
+
+    function ids() {
+      var seen = {};
+      return textarea.value.split(/[\s,;]+/).filter(function (id) {
+        var key = id.toLowerCase();
+        if (!id || seen[key]) { return false; }
+        seen[key] = true;
+        return true;
+      });
+    }
+    function mode() {
+      var checked = document.querySelector('input[name="scope_mode"]:checked');
+      return checked ? checked.value : "all";
+    }
+    function kind() { return mode() === "groups" ? "groups" : "users"; }
+    function say(text) { if (status) { status.textContent = text; } }
+
+    function chip(id) {
+      var li = document.createElement("li");
+      li.className = "scope-chip";
+      li.setAttribute("data-id", id);
+      var name = names[id.toLowerCase()] || id;
+      var label = document.createElement("span");
+      label.textContent = name;
+      label.title = id;
+      var remove = document.createElement("button");
+      remove.type = "button";
+      remove.className = "scope-chip-remove";
+      remove.setAttribute("data-remove-id", id);
+      remove.setAttribute("aria-label", "Remove " + name);
+      remove.textContent = "×";
+      li.appendChild(label);
+      li.appendChild(document.createTextNode(" "));
+      li.appendChild(remove);
+      return li;
+    }
+    // One chip per id of the textarea, in its order.
+    function syncChips() {
+      var existing = {};
+      Array.prototype.forEach.call(chips.querySelectorAll("li[data-id]"), function (li) {
+        existing[li.getAttribute("data-id").toLowerCase()] = li;
+      });
+      var wanted = ids();
+      var keep = {};
+      wanted.forEach(function (id) {
+        var key = id.toLowerCase();
+        keep[key] = true;
+        var li = existing[key] || chip(id);
+        var remove = li.querySelector("button");
+        if (remove) { remove.hidden = false; }
+        chips.appendChild(li);
+      });
+      Object.keys(existing).forEach(function (key) {
+        if (!keep[key]) { existing[key].remove(); }
+      });
+    }
+    function add(id, name) {
+      names[id.toLowerCase()] = name;
+      var current = ids();
+      var present = current.some(function (x) { return x.toLowerCase() === id.toLowerCase(); });
+      if (!present) {
+        current.push(id);
+        textarea.value = current.join("\n");
+      }
+      syncChips();
+    }
+    function removeId(id) {
+      textarea.value = ids().filter(function (x) { return x.toLowerCase() !== id.toLowerCase(); }).join("\n");
+      syncChips();
+    }
+
+    function badge(text, cls) {
+      var b = document.createElement("span");
+      b.className = "badge " + cls;
+      b.textContent = text;
+      return b;
+    }
+    function show(items, what) {
+      results.textContent = "";
+      items.forEach(function (item) {
+        var li = document.createElement("li");
+        var button = document.createElement("button");
+        button.type = "button";
+        button.className = "scope-result";
+        button.setAttribute("data-pick-id", item.id);
+        button.setAttribute("data-pick-name", item.display_name || item.id);
+        var name = document.createElement("strong");
+        name.textContent = item.display_name || item.id;
+        button.appendChild(name);
+        var detail = what === "users" ? (item.user_principal_name || item.mail) : item.mail;
+        if (detail) {
+          var small = document.createElement("span");
+          small.className = "hint";
+          small.textContent = " " + detail;
+          button.appendChild(small);
+        }
+        if (item.guest) { button.appendChild(document.createTextNode(" ")); button.appendChild(badge("guest", "badge-guest")); }
+        if (item.disabled) { button.appendChild(document.createTextNode(" ")); button.appendChild(badge("disabled", "badge-disabled")); }
+        li.appendChild(button);
+        results.appendChild(li);
+      });
+      say(items.length ? "" : "Nothing found.");
+    }
+    function run() {
+      var q = search.value.trim();
+      var what = kind();
+      var mine = ++sequence;
+      if (!q) { results.textContent = ""; say(""); return; }
+      say("Searching…");
+      fetch("/api/v1/directory/" + what + "?limit=10&q=" + encodeURIComponent(q), {
+        credentials: "same-origin",
+        headers: { "Accept": "application/json" }
+      })
+        .then(function (r) {
+          return r.json().then(function (body) { return { ok: r.ok, body: body }; });
+        })
+        .then(function (answer) {
+          if (mine !== sequence) { return; }
+          if (!answer.ok) {
+            results.textContent = "";
+            say((answer.body && answer.body.error) || "The search failed.");
+            return;
+          }
+          show(answer.body[what] || [], what);
+        })
+        .catch(function () { if (mine === sequence) { say("The search failed: check the connection."); } });
+    }
+    function schedule() {
+      if (timer) { clearTimeout(timer); }
+      timer = setTimeout(run, 250);
+    }
+    function followMode() {
+      var m = mode();
+      picker.hidden = m === "all";
+      search.placeholder = m === "groups" ? "Start typing a group name…" : "Start typing a name or UPN…";
+      results.textContent = "";
+      say("");
+      if (search.value.trim()) { schedule(); }
+    }
+
+    search.addEventListener("input", schedule);
+    search.addEventListener("keydown", function (event) {
+      if (event.key === "Enter") { event.preventDefault(); run(); } // never submit the form
+    });
+    results.addEventListener("click", function (event) {
+      var pick = event.target.closest("[data-pick-id]");
+      if (!pick) { return; }
+      add(pick.getAttribute("data-pick-id"), pick.getAttribute("data-pick-name"));
+    });
+    chips.addEventListener("click", function (event) {
+      var remove = event.target.closest("[data-remove-id]");
+      if (remove) { removeId(remove.getAttribute("data-remove-id")); }
+    });
+    textarea.addEventListener("input", syncChips);
+    Array.prototype.forEach.call(document.querySelectorAll('input[name="scope_mode"]'), function (radio) {
+      radio.addEventListener("change", followMode);
+    });
+    syncChips();
+    followMode();
+  }
+
+  function ready() {
     followSync();
+    scopePicker();
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", ready);
+  } else {
+    ready();
   }
 })();

@@ -110,23 +110,9 @@ pub(crate) fn field_mut<'a>(
     fields: &'a mut SyncedFields,
     name: &str,
 ) -> Result<&'a mut String, StoreError> {
-    Ok(match name {
-        "first_name" => &mut fields.first_name,
-        "last_name" => &mut fields.last_name,
-        "display_name" => &mut fields.display_name,
-        "email" => &mut fields.email,
-        "upn" => &mut fields.upn,
-        "mobile" => &mut fields.mobile,
-        "business_phone" => &mut fields.business_phone,
-        "job_title" => &mut fields.job_title,
-        "department" => &mut fields.department,
-        "office" => &mut fields.office,
-        other => {
-            return Err(StoreError::Database(format!(
-                "unknown extension field \"{other}\""
-            )));
-        }
-    })
+    fields
+        .field_mut(name)
+        .ok_or_else(|| StoreError::Database(format!("unknown extension field \"{name}\"")))
 }
 
 // --- reads -------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ mod records;
 mod scope;
 mod sync;
 
-pub use model::{DirectoryUser, Extension, FieldChange, Origin, SyncedFields};
+pub use model::{DirectoryGroup, DirectoryUser, Extension, FieldChange, Origin, SyncedFields};
 pub use numbering::{NumberPool, NumberSource, NumberingRule};
 pub use plan::{
     Action, DisableReason, PlanContext, RemovalPolicy, SkipReason, UserSyncSettings, apply,

@@ -2,6 +2,14 @@
 
 use serde::{Deserialize, Serialize};
 
+/// An Entra group as found by a directory search (for picking the groups a sync applies to).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct DirectoryGroup {
+    pub id: String,
+    pub display_name: String,
+    pub mail: Option<String>,
+}
+
 /// A user as read from `/users` or `/users/delta` (only the selected properties).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct DirectoryUser {
@@ -104,6 +112,23 @@ impl SyncedFields {
             ("department", &self.department),
             ("office", &self.office),
         ]
+    }
+
+    /// The field a [`FieldChange`] names, by its fixed name (never built from data).
+    pub fn field_mut(&mut self, name: &str) -> Option<&mut String> {
+        Some(match name {
+            "first_name" => &mut self.first_name,
+            "last_name" => &mut self.last_name,
+            "display_name" => &mut self.display_name,
+            "email" => &mut self.email,
+            "upn" => &mut self.upn,
+            "mobile" => &mut self.mobile,
+            "business_phone" => &mut self.business_phone,
+            "job_title" => &mut self.job_title,
+            "department" => &mut self.department,
+            "office" => &mut self.office,
+            _ => return None,
+        })
     }
 
     /// Field-by-field changes that turn `self` into `target`.

@@ -402,19 +402,8 @@ pub fn apply(
 
 fn apply_changes(fields: &mut SyncedFields, changes: &[FieldChange]) {
     for c in changes {
-        let slot = match c.field {
-            "first_name" => &mut fields.first_name,
-            "last_name" => &mut fields.last_name,
-            "display_name" => &mut fields.display_name,
-            "email" => &mut fields.email,
-            "upn" => &mut fields.upn,
-            "mobile" => &mut fields.mobile,
-            "business_phone" => &mut fields.business_phone,
-            "job_title" => &mut fields.job_title,
-            "department" => &mut fields.department,
-            "office" => &mut fields.office,
-            _ => continue,
-        };
-        slot.clone_from(&c.after);
+        if let Some(slot) = fields.field_mut(c.field) {
+            slot.clone_from(&c.after);
+        }
     }
 }

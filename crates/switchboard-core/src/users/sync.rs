@@ -174,6 +174,11 @@ impl UserSync {
         }
     }
 
+    /// The directory the runs read: also what the console's user and group picker searches.
+    pub fn directory(&self) -> &Arc<dyn DirectorySource> {
+        &self.source
+    }
+
     pub async fn config(&self) -> Result<UserSyncConfig, SyncError> {
         match self.store.load_setting(USER_SYNC_SETTINGS_KEY).await? {
             None => Ok(UserSyncConfig::default()),

@@ -604,3 +604,169 @@ async fn not_connected_passes_through_and_bad_links_are_refused() {
     // Both refused before a token was even needed: nothing went anywhere.
     assert_eq!(h.stats().await["total"], json!(0));
 }
+
+/// Users and groups for the picker: `$search` with `ConsistencyLevel: eventual` (§2.2).
+#[tokio::test]
+async fn search_finds_users_by_name_and_upn_prefix_and_groups() {
+    let h = Harness::start_with_users(60, 21).await;
+    let dir = directory(&h, &ROLES).await;
+    let domain = h.emulator.tenant_domain();
+    let zeb = h
+        .control(
+            Method::POST,
+            "users",
+            Some(json!({
+                "displayName": "Zebulon Quartermaine",
+                "userPrincipalName": format!("zq.phones@{domain}"),
+                "mail": format!("zebulon.q@{domain}"),
+                "department": "Sales",
+            })),
+        )
+        .await;
+    let zeb_id = zeb["id"].as_str().expect("id").to_owned();
+    h.control(
+        Method::POST,
+        "users",
+        Some(json!({
+            "displayName": "Yolanda Guestperson",
+            "userPrincipalName": format!("yolanda_fabrikam.com#EXT#@{domain}"),
+            "userType": "Guest",
+            "accountEnabled": false,
+        })),
+    )
+    .await;
+    for n in ["One", "Two", "Three", "Four", "Five"] {
+        h.control(
+            Method::POST,
+            "users",
+            Some(json!({"displayName": format!("Limitcase {n}")})),
+        )
+        .await;
+    }
+
+    // Part of the name: the start of any word, any case.
+    let found = dir.search_users("quarter", 10).await.expect("by name");
+    assert_eq!(found.len(), 1, "{found:?}");
+    let user = &found[0];
+    assert_eq!(user.id, zeb_id);
+    assert_eq!(user.display_name.as_deref(), Some("Zebulon Quartermaine"));
+    let upn = format!("zq.phones@{domain}");
+    assert_eq!(user.user_principal_name.as_deref(), Some(upn.as_str()));
+    assert_eq!(user.department.as_deref(), Some("Sales"));
+    assert_eq!(user.account_enabled, Some(true));
+    assert_eq!(user.user_type.as_deref(), Some("Member"));
+    assert_eq!(
+        dir.search_users("zebulon quart", 10)
+            .await
+            .expect("two words")[0]
+            .id,
+        zeb_id
+    );
+    // UPN prefix (the display name does not contain it).
+    let found = dir.search_users("zq.pho", 10).await.expect("by upn");
+    assert_eq!(
+        found.iter().map(|u| u.id.as_str()).collect::<Vec<_>>(),
+        [zeb_id.as_str()]
+    );
+    // Guests and disabled accounts are found, with what the badge needs.
+    let guest = dir.search_users("guestperson", 10).await.expect("guest");
+    assert_eq!(guest.len(), 1);
+    assert!(guest[0].is_guest());
+    assert!(!guest[0].is_enabled());
+
+    // The limit, and the cap of 25.
+    assert_eq!(dir.search_users("limitcase", 3).await.expect("3").len(), 3);
+    assert_eq!(
+        dir.search_users("limitcase", 500).await.expect("all").len(),
+        5
+    );
+    assert!(
+        dir.search_users("nobodyhasthisname", 10)
+            .await
+            .expect("none")
+            .is_empty()
+    );
+    let before = h.count(USERS, 200).await;
+    assert_eq!(before, 7, "one request per search");
+
+    // Quotes cannot break the $search expression; a blank query never reaches Graph.
+    let found = dir.search_users("Quarter\"maine", 10).await;
+    assert!(found.is_ok(), "{found:?}");
+    let found = dir
+        .search_users("a\" OR \"displayName:z", 10)
+        .await
+        .expect("injection is just text");
+    assert!(found.iter().all(|u| u.id != zeb_id), "{found:?}");
+    assert_eq!(
+        dir.search_users("\"Zebulon\"", 10).await.expect("quoted")[0].id,
+        zeb_id
+    );
+    assert!(dir.search_users("  ", 10).await.expect("blank").is_empty());
+    assert!(
+        dir.search_users("\"\"", 10)
+            .await
+            .expect("quotes")
+            .is_empty()
+    );
+    assert!(dir.search_groups("", 10).await.expect("blank").is_empty());
+    assert_eq!(h.count(USERS, 200).await, before + 3);
+    assert_eq!(h.count(USERS, 400).await, 0);
+
+    // Groups by display name and by mail.
+    let group = h
+        .control(
+            Method::POST,
+            "groups",
+            Some(json!({
+                "displayName": "Hotline Operators",
+                "mail": format!("hotline-ops@{domain}"),
+                "mailEnabled": true,
+            })),
+        )
+        .await;
+    let group_id = group["id"].as_str().expect("id").to_owned();
+    let found = dir.search_groups("hotl", 10).await.expect("groups");
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].id, group_id);
+    assert_eq!(found[0].display_name, "Hotline Operators");
+    let mail = format!("hotline-ops@{domain}");
+    assert_eq!(found[0].mail.as_deref(), Some(mail.as_str()));
+    let seeded = dir.search_groups("leader", 10).await.expect("seeded");
+    assert!(
+        seeded.iter().any(|g| g.display_name == "Leadership"),
+        "{seeded:?}"
+    );
+    assert_eq!(dir.search_groups("a", 1).await.expect("limit").len(), 1);
+    assert!(dir.search_groups("Hot\"line", 10).await.is_ok());
+}
+
+#[tokio::test]
+async fn search_errors_map_like_the_other_reads() {
+    let h = Harness::start_with_users(5, 2).await;
+    let denied = directory(&h, &[]).await;
+    match denied.search_users("a", 5).await {
+        Err(DirectoryError::Denied(text)) => assert!(text.contains("User.Read.All"), "{text}"),
+        other => panic!("expected Denied, got {other:?}"),
+    }
+    match denied.search_groups("a", 5).await {
+        Err(DirectoryError::Denied(text)) => {
+            assert!(text.contains("GroupMember.Read.All"), "{text}")
+        }
+        other => panic!("expected Denied, got {other:?}"),
+    }
+    let short = directory_with(
+        &h,
+        &ROLES,
+        RetryPolicy {
+            max_attempts: 2,
+            ..fast_retry()
+        },
+    )
+    .await;
+    h.fault(json!({"path_prefix": "/v1.0/users", "status": 503, "count": 5}))
+        .await;
+    assert!(matches!(
+        short.search_users("a", 5).await,
+        Err(DirectoryError::Unavailable(_))
+    ));
+}

@@ -4,6 +4,7 @@
 //! The routes are declared once, in [`table`]: the router is built from it and a test checks
 //! that the OpenAPI document describes exactly these routes.
 
+mod directory;
 mod extensions;
 pub(crate) mod openapi;
 mod settings;
@@ -71,6 +72,16 @@ fn table() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
         ),
         (Method::GET, USER_SYNC, get(sync::get_settings)),
         (Method::PUT, USER_SYNC, put(sync::put_settings)),
+        (
+            Method::GET,
+            "/api/v1/directory/users",
+            get(directory::users),
+        ),
+        (
+            Method::GET,
+            "/api/v1/directory/groups",
+            get(directory::groups),
+        ),
         (Method::GET, "/api/v1/openapi.json", get(openapi::document)),
     ]
 }

@@ -543,6 +543,76 @@ struct UserSyncPage {
     error: Option<String>,
     /// The result of "Test reachability", on the page that answers it.
     self_test: Option<SelfTestView>,
+    /// The scope ids as removable chips, named where an extension knows the user.
+    scope_chips: Vec<ScopeChip>,
+}
+
+/// One selected scope id as the picker shows it.
+#[derive(Debug)]
+struct ScopeChip {
+    id: String,
+    /// The synced extension's display name (or UPN, mail), else the id itself.
+    name: String,
+    /// An extension knows this id.
+    known: bool,
+}
+
+/// Chips shown for the scope ids (the rest are still in the textarea).
+const SCOPE_CHIPS: usize = 500;
+
+/// The ids of the scope textarea as the form splits them, each once, in order.
+fn scope_id_list(text: &str) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    text.split(|c: char| c.is_whitespace() || c == ',' || c == ';')
+        .filter(|s| !s.is_empty())
+        .filter(|s| seen.insert(s.to_lowercase()))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Chips for the scope ids, named from the extensions store (graph user id → display name).
+/// Group ids, and users without a synced extension, show as their id.
+async fn scope_chips(state: &AppState, scope_ids: &str) -> Vec<ScopeChip> {
+    let ids: Vec<String> = scope_id_list(scope_ids)
+        .into_iter()
+        .take(SCOPE_CHIPS)
+        .collect();
+    if ids.is_empty() {
+        return Vec::new();
+    }
+    let lookup: Vec<String> = ids.iter().map(|id| id.to_lowercase()).collect();
+    let names: HashMap<String, String> =
+        match state.extensions().extensions_for_users(&lookup).await {
+            Ok(extensions) => extensions
+                .into_iter()
+                .filter_map(|e| {
+                    let id = e.graph_user_id?.to_lowercase();
+                    let f = e.fields;
+                    let name = [f.display_name, f.upn, f.email]
+                        .into_iter()
+                        .find(|s| !s.trim().is_empty())?;
+                    Some((id, name))
+                })
+                .collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not name the scope ids; showing the ids");
+                HashMap::new()
+            }
+        };
+    ids.into_iter()
+        .map(|id| match names.get(&id.to_lowercase()) {
+            Some(name) => ScopeChip {
+                name: name.clone(),
+                id,
+                known: true,
+            },
+            None => ScopeChip {
+                name: id.clone(),
+                id,
+                known: false,
+            },
+        })
+        .collect()
 }
 
 /// The reachability self-test's result as the page shows it.
@@ -593,6 +663,7 @@ async fn show_with(
             Err(e) => return sync_failure_page(&e),
         },
     };
+    let scope_chips = scope_chips(state, &form.scope_ids).await;
     render(
         status_code,
         &UserSyncPage {
@@ -606,6 +677,7 @@ async fn show_with(
             notice,
             error,
             self_test: None,
+            scope_chips,
         },
     )
 }
@@ -771,6 +843,7 @@ pub(crate) async fn self_test(
         Ok(c) => SettingsForm::from_config(&c),
         Err(e) => return sync_failure_page(&e),
     };
+    let scope_chips = scope_chips(&state, &form.scope_ids).await;
     render(
         status_code,
         &UserSyncPage {
@@ -792,6 +865,7 @@ pub(crate) async fn self_test(
                 },
                 message: result.message,
             }),
+            scope_chips,
         },
     )
 }

@@ -303,6 +303,8 @@ async fn openapi_describes_every_api_route_and_the_real_json() {
         ("POST", "/api/v1/sync/users/self-test"),
         ("GET", "/api/v1/settings/user-sync"),
         ("PUT", "/api/v1/settings/user-sync"),
+        ("GET", "/api/v1/directory/users"),
+        ("GET", "/api/v1/directory/groups"),
     ] {
         assert!(
             served.iter().any(|(m, p)| m == method && *p == path),

@@ -17,7 +17,7 @@ use switchboard_core::ports::{
     NewSubscription, Organization, ReceivedNotification, Store, StoreError, SubscriptionApi,
     SubscriptionRecord, SubscriptionStore, TenantGateway, VaultError,
 };
-use switchboard_core::users::DirectoryUser;
+use switchboard_core::users::{DirectoryGroup, DirectoryUser};
 use tokio::sync::Semaphore;
 
 pub const CERT_PEM: &str =
@@ -253,6 +253,10 @@ pub struct FakeDirectory {
     pub users: Mutex<Vec<DirectoryUser>>,
     pub deltas: Mutex<VecDeque<Vec<DirectoryChange>>>,
     pub error: Mutex<Option<DirectoryError>>,
+    /// What `search_groups` looks through.
+    pub groups: Mutex<Vec<DirectoryGroup>>,
+    /// Every search as `(kind, query, limit)`, kind `users` or `groups`.
+    pub searches: Mutex<Vec<(&'static str, String, u32)>>,
     gate: Mutex<Option<std::sync::Arc<Semaphore>>>,
     rounds: AtomicU32,
     pub calls: AtomicU32,
@@ -322,6 +326,87 @@ impl DirectorySource for FakeDirectory {
     async fn group_member_ids(&self, _group_id: &str) -> Result<Vec<String>, DirectoryError> {
         Ok(Vec::new())
     }
+
+    /// Like Graph's `$search`: a word of the name, UPN or mail starts with the query.
+    async fn search_users(
+        &self,
+        query: &str,
+        limit: u32,
+    ) -> Result<Vec<DirectoryUser>, DirectoryError> {
+        self.record_search("users", query, limit)?;
+        if query.trim().is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .users
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|u| {
+                [&u.display_name, &u.user_principal_name, &u.mail]
+                    .into_iter()
+                    .flatten()
+                    .any(|text| word_prefix(text, query))
+            })
+            .take(limit as usize)
+            .cloned()
+            .collect())
+    }
+
+    async fn search_groups(
+        &self,
+        query: &str,
+        limit: u32,
+    ) -> Result<Vec<DirectoryGroup>, DirectoryError> {
+        self.record_search("groups", query, limit)?;
+        if query.trim().is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .groups
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|g| {
+                word_prefix(&g.display_name, query)
+                    || g.mail.as_deref().is_some_and(|m| word_prefix(m, query))
+            })
+            .take(limit as usize)
+            .cloned()
+            .collect())
+    }
+}
+
+impl FakeDirectory {
+    fn record_search(
+        &self,
+        kind: &'static str,
+        query: &str,
+        limit: u32,
+    ) -> Result<(), DirectoryError> {
+        self.searches
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((kind, query.to_owned(), limit));
+        match self.error.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A word of `text` (split at non-alphanumerics) starts with `query`, ignoring case.
+fn word_prefix(text: &str, query: &str) -> bool {
+    let text = text.to_lowercase();
+    let query = query.trim().to_lowercase();
+    let mut boundary = true;
+    for (i, c) in text.char_indices() {
+        if boundary && text[i..].starts_with(&query) {
+            return true;
+        }
+        boundary = !c.is_alphanumeric();
+    }
+    false
 }
 
 /// A member of the tenant with the usual attributes.

@@ -6,6 +6,7 @@ mod api;
 mod consent;
 mod console;
 mod console_sync;
+mod directory;
 mod extensions;
 mod fakes;
 mod sync;
