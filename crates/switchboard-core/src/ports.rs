@@ -201,6 +201,9 @@ pub trait ExtensionStore: Send + Sync + std::fmt::Debug {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<(String, String)>, StoreError>;
+    /// Entra ids of synced extensions changed locally since the sync last wrote them (a console
+    /// or API edit), at most `limit`: the next run re-reads these users so the edit is reverted.
+    async fn locally_edited_synced_users(&self, limit: u32) -> Result<Vec<String>, StoreError>;
     /// Applies the actions in ONE transaction, with an audit entry per change and the group
     /// "Azure AD" kept in step; a crash leaves either all or none of the batch.
     async fn apply_user_batch(&self, batch: &UserSyncBatch) -> Result<(), StoreError>;
@@ -277,6 +280,8 @@ pub enum DirectoryError {
 #[async_trait]
 pub trait DirectorySource: Send + Sync + std::fmt::Debug {
     async fn users_page(&self, cursor: &DirectoryCursor) -> Result<DirectoryPage, DirectoryError>;
+    /// These users as they are now (those that no longer exist are simply absent).
+    async fn users_by_ids(&self, ids: &[String]) -> Result<Vec<DirectoryUser>, DirectoryError>;
     /// Transitive user members of an Entra group (ids only).
     async fn group_member_ids(&self, group_id: &str) -> Result<Vec<String>, DirectoryError>;
     /// Users whose display name, user principal name or mail has a word starting with `query`,

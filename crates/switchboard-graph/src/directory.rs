@@ -483,6 +483,36 @@ impl DirectorySource for GraphDirectory {
         Ok(page)
     }
 
+    /// `GET /users?$filter=id in (…)` with at most 15 ids per request (a conservative bound
+    /// for `in` on directory objects). Ids that are not GUIDs are skipped, so nothing an id holds
+    /// can change the filter.
+    async fn users_by_ids(&self, ids: &[String]) -> Result<Vec<DirectoryUser>, DirectoryError> {
+        let ids: Vec<&str> = ids
+            .iter()
+            .map(String::as_str)
+            .filter(|id| id.len() == 36 && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-'))
+            .collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let client = self.client().await?;
+        let mut users = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(15) {
+            let list = chunk
+                .iter()
+                .map(|id| format!("%27{id}%27"))
+                .collect::<Vec<_>>()
+                .join(",");
+            let path = format!("/users?$select={USER_SELECT}&$filter=id%20in%20({list})");
+            let page = self.one_page(&client, path).await?;
+            users.extend(page.changes.into_iter().filter_map(|c| match c {
+                DirectoryChange::Upsert(u) => Some(u),
+                DirectoryChange::Removed { .. } => None,
+            }));
+        }
+        Ok(users)
+    }
+
     async fn group_member_ids(&self, group_id: &str) -> Result<Vec<String>, DirectoryError> {
         let group_id = group_id.trim();
         if group_id.is_empty() {

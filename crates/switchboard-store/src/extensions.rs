@@ -316,6 +316,24 @@ pub(crate) async fn synced_user_ids(pool: &AnyPool) -> Result<Vec<(String, Strin
         .collect()
 }
 
+/// Synced extensions edited after the sync last wrote them (`updated_at > synced_at`).
+pub(crate) async fn locally_edited_synced_users(
+    pool: &AnyPool,
+    limit: u32,
+) -> Result<Vec<String>, StoreError> {
+    sqlx::query_scalar(
+        "SELECT graph_user_id FROM extensions \
+         WHERE graph_user_id IS NOT NULL AND excluded = $1 AND synced_at IS NOT NULL \
+           AND updated_at > synced_at \
+         ORDER BY graph_user_id LIMIT $2",
+    )
+    .bind(false)
+    .bind(i64::from(limit.max(1)))
+    .fetch_all(pool)
+    .await
+    .map_err(|e| db_error("reading locally edited synced extensions", e))
+}
+
 /// One keyset page of [`synced_user_ids`], ordered by graph user id: the ids after `after`.
 pub(crate) async fn synced_user_ids_page(
     pool: &AnyPool,

@@ -190,10 +190,19 @@ async fn adoption_conflicts_exclusion_and_local_edits() {
         body["warning"].as_str().unwrap().contains("reverts"),
         "{body}"
     );
-    app.sync("full=true").await;
+    let run = app.sync("").await;
+    assert_eq!(
+        run["run"]["mode"], "delta",
+        "the next run, not only the daily full sync"
+    );
     assert_eq!(
         app.extension("200").await.unwrap()["display_name"],
         "Eve Adams"
+    );
+    let run = app.sync("").await;
+    assert_eq!(
+        run["run"]["counts"]["updated"], 0,
+        "once reverted, nothing is left to do: {run}"
     );
 
     // A deleted synced extension comes back with its number.

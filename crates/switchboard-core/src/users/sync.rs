@@ -505,6 +505,15 @@ impl<'a> Job<'a> {
                 cursor = DirectoryCursor::Link(next);
                 continue;
             }
+            // One way: users whose extensions were edited locally are re-read, so the next
+            // run reverts the edit even when Microsoft 365 did not change.
+            let edited = self.sync.store.locally_edited_synced_users(1000).await?;
+            if !edited.is_empty() {
+                let users = self.sync.source.users_by_ids(&edited).await?;
+                self.record.processed += users.len() as u64;
+                let actions = self.plan_page(&users, &members, &mut ctx).await?;
+                self.apply(actions).await?;
+            }
             let Some(new_link) = page.delta_link else {
                 return Err(SyncError::Directory(DirectoryError::Protocol(
                     "the users delta round ended without a deltaLink".into(),

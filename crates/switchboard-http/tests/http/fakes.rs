@@ -327,6 +327,17 @@ impl DirectorySource for FakeDirectory {
         Ok(Vec::new())
     }
 
+    async fn users_by_ids(&self, ids: &[String]) -> Result<Vec<DirectoryUser>, DirectoryError> {
+        Ok(self
+            .users
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|u| ids.contains(&u.id))
+            .cloned()
+            .collect())
+    }
+
     /// Like Graph's `$search`: a word of the name, UPN or mail starts with the query.
     async fn search_users(
         &self,
