@@ -545,14 +545,31 @@ pub(crate) async fn tombstoned_among(
 
 // --- writes (inside a transaction) ----------------------------------------------------------
 
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+/// Binds the ten [`SyncedFields`] columns in the order every column list here names them:
+/// `first_name` … `office`.
+fn bind_fields<'q>(statement: AnyQuery<'q>, f: &SyncedFields) -> AnyQuery<'q> {
+    statement
+        .bind(f.first_name.as_str())
+        .bind(f.last_name.as_str())
+        .bind(f.display_name.as_str())
+        .bind(f.email.as_str())
+        .bind(f.upn.as_str())
+        .bind(f.mobile.as_str())
+        .bind(f.business_phone.as_str())
+        .bind(f.job_title.as_str())
+        .bind(f.department.as_str())
+        .bind(f.office.as_str())
+}
+
 /// Inserts an extension that was never synced (`synced_at` NULL).
 pub(crate) async fn insert(
     conn: &mut AnyConnection,
     ext: &Extension,
     at: Timestamp,
 ) -> Result<(), sqlx::Error> {
-    let f = &ext.fields;
-    sqlx::query(
+    let statement = sqlx::query(
         "INSERT INTO extensions (number, origin, graph_user_id, first_name, last_name, \
                 display_name, email, upn, mobile, business_phone, job_title, department, office, \
                 enabled, excluded, created_at, updated_at) \
@@ -560,22 +577,13 @@ pub(crate) async fn insert(
     )
     .bind(ext.number.as_str())
     .bind(origin_str(ext.origin))
-    .bind(ext.graph_user_id.as_deref())
-    .bind(f.first_name.as_str())
-    .bind(f.last_name.as_str())
-    .bind(f.display_name.as_str())
-    .bind(f.email.as_str())
-    .bind(f.upn.as_str())
-    .bind(f.mobile.as_str())
-    .bind(f.business_phone.as_str())
-    .bind(f.job_title.as_str())
-    .bind(f.department.as_str())
-    .bind(f.office.as_str())
-    .bind(ext.enabled)
-    .bind(ext.excluded)
-    .bind(millis(at))
-    .execute(conn)
-    .await?;
+    .bind(ext.graph_user_id.as_deref());
+    bind_fields(statement, &ext.fields)
+        .bind(ext.enabled)
+        .bind(ext.excluded)
+        .bind(millis(at))
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
@@ -586,28 +594,18 @@ pub(crate) async fn update_local(
     ext: &Extension,
     at: Timestamp,
 ) -> Result<(), sqlx::Error> {
-    let f = &ext.fields;
-    sqlx::query(
+    let statement = sqlx::query(
         "UPDATE extensions SET first_name = $2, last_name = $3, display_name = $4, email = $5, \
                 upn = $6, mobile = $7, business_phone = $8, job_title = $9, department = $10, \
                 office = $11, excluded = $12, updated_at = $13 \
          WHERE number = $1",
     )
-    .bind(ext.number.as_str())
-    .bind(f.first_name.as_str())
-    .bind(f.last_name.as_str())
-    .bind(f.display_name.as_str())
-    .bind(f.email.as_str())
-    .bind(f.upn.as_str())
-    .bind(f.mobile.as_str())
-    .bind(f.business_phone.as_str())
-    .bind(f.job_title.as_str())
-    .bind(f.department.as_str())
-    .bind(f.office.as_str())
-    .bind(ext.excluded)
-    .bind(millis(at))
-    .execute(conn)
-    .await?;
+    .bind(ext.number.as_str());
+    bind_fields(statement, &ext.fields)
+        .bind(ext.excluded)
+        .bind(millis(at))
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
@@ -725,22 +723,11 @@ pub(crate) async fn upsert_synced(
             .bind(millis(at))
             .bind(false);
         for ext in chunk {
-            let f = &ext.fields;
             statement = statement
                 .bind(ext.number.as_str())
                 .bind(origin_str(ext.origin))
-                .bind(ext.graph_user_id.as_deref())
-                .bind(f.first_name.as_str())
-                .bind(f.last_name.as_str())
-                .bind(f.display_name.as_str())
-                .bind(f.email.as_str())
-                .bind(f.upn.as_str())
-                .bind(f.mobile.as_str())
-                .bind(f.business_phone.as_str())
-                .bind(f.job_title.as_str())
-                .bind(f.department.as_str())
-                .bind(f.office.as_str())
-                .bind(ext.enabled);
+                .bind(ext.graph_user_id.as_deref());
+            statement = bind_fields(statement, &ext.fields).bind(ext.enabled);
         }
         statement.execute(&mut *conn).await?;
     }

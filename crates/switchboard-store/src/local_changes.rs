@@ -7,9 +7,21 @@ use crate::open::Engine;
 use crate::support::{begin_write, commit, db_error, is_unique_violation};
 use jiff::Timestamp;
 use serde_json::json;
-use sqlx::AnyPool;
+use sqlx::{Any, AnyPool, Transaction};
 use switchboard_core::ports::StoreError;
 use switchboard_core::users::{Extension, Origin, SyncedFields};
+
+/// Records the change in the audit log and commits it with the write it describes.
+async fn audit_and_commit(
+    mut tx: Transaction<'static, Any>,
+    entry: &NewEntry<'_>,
+    doing: &str,
+) -> Result<(), StoreError> {
+    audit::write(&mut tx, entry)
+        .await
+        .map_err(|e| db_error(doing, e))?;
+    commit(tx, doing).await
+}
 
 /// The longest extension number (E.164 allows 15 digits).
 const MAX_NUMBER_DIGITS: usize = 15;
@@ -62,10 +74,7 @@ pub(crate) async fn create(
         graph_user_id: None,
         detail: json!({ "fields": fields }),
     };
-    audit::write(&mut tx, &entry)
-        .await
-        .map_err(|e| db_error(DOING, e))?;
-    commit(tx, DOING).await
+    audit_and_commit(tx, &entry, DOING).await
 }
 
 pub(crate) async fn edit(
@@ -100,10 +109,7 @@ pub(crate) async fn edit(
         graph_user_id: target.graph_user_id.as_deref(),
         detail: json!({ "changes": changes }),
     };
-    audit::write(&mut tx, &entry)
-        .await
-        .map_err(|e| db_error(DOING, e))?;
-    commit(tx, DOING).await?;
+    audit_and_commit(tx, &entry, DOING).await?;
     Ok(true)
 }
 
@@ -138,10 +144,7 @@ pub(crate) async fn set_excluded(
         graph_user_id: target.graph_user_id.as_deref(),
         detail: json!({ "excluded": { "before": !excluded, "after": excluded } }),
     };
-    audit::write(&mut tx, &entry)
-        .await
-        .map_err(|e| db_error(DOING, e))?;
-    commit(tx, DOING).await?;
+    audit_and_commit(tx, &entry, DOING).await?;
     Ok(true)
 }
 
@@ -169,10 +172,7 @@ pub(crate) async fn delete(
         graph_user_id: stored.ext.graph_user_id.as_deref(),
         detail: json!({ "origin": origin_str(stored.ext.origin) }),
     };
-    audit::write(&mut tx, &entry)
-        .await
-        .map_err(|e| db_error(DOING, e))?;
-    commit(tx, DOING).await?;
+    audit_and_commit(tx, &entry, DOING).await?;
     Ok(true)
 }
 

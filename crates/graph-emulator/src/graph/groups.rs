@@ -12,9 +12,9 @@ use super::auth;
 use super::errors::GraphError;
 use super::filter::{self, Expr, Field, FieldKind, Record, Schema};
 use super::headers::GraphCtx;
-use super::paging::{self, PageToken};
+use super::paging;
 use super::query::Query;
-use super::users::{self, UserSchema, is_advanced, json_response, parse_top, respond};
+use super::users::{self, UserSchema, json_response, respond};
 use crate::clock::graph_date_time;
 use crate::directory::props::filter as ops;
 use crate::directory::props::{self, DEFAULT_SET, Kind, PropId};
@@ -235,14 +235,6 @@ fn parse_conditions(
     Ok((filter, search))
 }
 
-fn wants_count(query: &Query, advanced: bool, token: Option<PageToken>) -> bool {
-    advanced
-        && token.is_none()
-        && query
-            .option("count")
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
-}
-
 pub async fn list(
     State(state): State<AppState>,
     ctx: GraphCtx,
@@ -258,10 +250,7 @@ fn list_groups(
     headers: &HeaderMap,
     raw: Option<&str>,
 ) -> Result<Response, GraphError> {
-    auth::authorize(state, ctx, headers, READ_ROLES)?;
-    let query = Query::parse(raw);
-    let advanced = is_advanced(headers);
-    let top = parse_top(&query, users::DEFAULT_TOP, users::MAX_TOP)?;
+    let (query, advanced, top) = users::begin_list(state, ctx, headers, raw, READ_ROLES)?;
     let select = parse_group_select(&query)?;
     let (filter, search) = parse_conditions(&query, &GroupSchema, advanced, false)?;
     let token = users::decode_skiptoken(&query)?;
@@ -275,7 +264,7 @@ fn list_groups(
     };
     let tenant = state.tenant();
     let dir = &tenant.directory;
-    let count = wants_count(&query, advanced, token)
+    let count = users::wants_count(&query, advanced, token)
         .then(|| dir.groups().iter().filter(|g| matches(g)).count());
     let (items, next) = if dir.quirks.empty_pages && token.is_none() {
         (Vec::new(), Some(0))
@@ -298,13 +287,7 @@ fn list_groups(
         (items, page.next)
     };
     drop(tenant);
-    let next = next.map(|position| {
-        let t = PageToken {
-            position,
-            empty_served: true,
-        };
-        paging::next_link(&ctx.base, "/v1.0/groups", raw, &t.encode())
-    });
+    let next = paging::page_next_link(&ctx.base, "/v1.0/groups", raw, next);
     let body = paging::collection_body(&context, count, next.as_deref(), None, &items.join(","));
     Ok(json_response(body, users::resource_units(&query)))
 }
@@ -374,118 +357,30 @@ pub enum Cast {
     Group,
 }
 
-pub async fn members(
-    State(state): State<AppState>,
-    ctx: GraphCtx,
-    headers: HeaderMap,
-    Path(key): Path<String>,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let r = list_members(
-        &state,
-        &ctx,
-        &headers,
-        &key,
-        raw.as_deref(),
-        false,
-        Cast::None,
-    );
-    respond(&ctx, r)
+/// The six member-list routes differ only in `transitive` and the cast; each is a thin
+/// axum handler over [`list_members`].
+macro_rules! member_handlers {
+    ($($name:ident => ($transitive:expr, $cast:expr);)*) => {$(
+        pub async fn $name(
+            State(state): State<AppState>,
+            ctx: GraphCtx,
+            headers: HeaderMap,
+            Path(key): Path<String>,
+            RawQuery(raw): RawQuery,
+        ) -> Response {
+            let r = list_members(&state, &ctx, &headers, &key, raw.as_deref(), $transitive, $cast);
+            respond(&ctx, r)
+        }
+    )*};
 }
 
-pub async fn members_users(
-    State(state): State<AppState>,
-    ctx: GraphCtx,
-    headers: HeaderMap,
-    Path(key): Path<String>,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let r = list_members(
-        &state,
-        &ctx,
-        &headers,
-        &key,
-        raw.as_deref(),
-        false,
-        Cast::User,
-    );
-    respond(&ctx, r)
-}
-
-pub async fn members_groups(
-    State(state): State<AppState>,
-    ctx: GraphCtx,
-    headers: HeaderMap,
-    Path(key): Path<String>,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let r = list_members(
-        &state,
-        &ctx,
-        &headers,
-        &key,
-        raw.as_deref(),
-        false,
-        Cast::Group,
-    );
-    respond(&ctx, r)
-}
-
-pub async fn transitive(
-    State(state): State<AppState>,
-    ctx: GraphCtx,
-    headers: HeaderMap,
-    Path(key): Path<String>,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let r = list_members(
-        &state,
-        &ctx,
-        &headers,
-        &key,
-        raw.as_deref(),
-        true,
-        Cast::None,
-    );
-    respond(&ctx, r)
-}
-
-pub async fn transitive_users(
-    State(state): State<AppState>,
-    ctx: GraphCtx,
-    headers: HeaderMap,
-    Path(key): Path<String>,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let r = list_members(
-        &state,
-        &ctx,
-        &headers,
-        &key,
-        raw.as_deref(),
-        true,
-        Cast::User,
-    );
-    respond(&ctx, r)
-}
-
-pub async fn transitive_groups(
-    State(state): State<AppState>,
-    ctx: GraphCtx,
-    headers: HeaderMap,
-    Path(key): Path<String>,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let r = list_members(
-        &state,
-        &ctx,
-        &headers,
-        &key,
-        raw.as_deref(),
-        true,
-        Cast::Group,
-    );
-    respond(&ctx, r)
+member_handlers! {
+    members => (false, Cast::None);
+    members_users => (false, Cast::User);
+    members_groups => (false, Cast::Group);
+    transitive => (true, Cast::None);
+    transitive_users => (true, Cast::User);
+    transitive_groups => (true, Cast::Group);
 }
 
 /// `$select` of a member list: user properties, group properties, or either (uncast).
@@ -551,10 +446,7 @@ fn list_members(
     transitive: bool,
     cast: Cast,
 ) -> Result<Response, GraphError> {
-    auth::authorize(state, ctx, headers, READ_ROLES)?;
-    let query = Query::parse(raw);
-    let advanced = is_advanced(headers);
-    let top = parse_top(&query, users::DEFAULT_TOP, users::MAX_TOP)?;
+    let (query, advanced, top) = users::begin_list(state, ctx, headers, raw, READ_ROLES)?;
     let select = member_select(&query, cast)?;
     // Filtering members is an advanced query [doc: group-list-transitivemembers]; users only.
     let (filter, search) = match cast {
@@ -597,7 +489,7 @@ fn list_members(
         }
     };
     let members: Vec<Member> = all.into_iter().filter(|m| keep(m)).collect();
-    let count = wants_count(&query, advanced, token).then_some(members.len());
+    let count = users::wants_count(&query, advanced, token).then_some(members.len());
     let (value, next) = if dir.quirks.empty_pages && token.is_none() {
         (String::new(), Some(0))
     } else {
@@ -623,13 +515,7 @@ fn list_members(
         "members"
     };
     let path = format!("/v1.0/groups/{key}/{kind}{segment}");
-    let next = next.map(|position| {
-        let t = PageToken {
-            position,
-            empty_served: true,
-        };
-        paging::next_link(&ctx.base, &path, raw, &t.encode())
-    });
+    let next = paging::page_next_link(&ctx.base, &path, raw, next);
     let body = paging::collection_body(&context, count, next.as_deref(), None, &value);
     Ok(json_response(body, users::resource_units(&query)))
 }

@@ -166,6 +166,23 @@ impl PageToken {
     }
 }
 
+/// The nextLink of a `/users`, `/groups` or member-list page that stops before `next`; by
+/// then any empty first page has been served.
+pub(crate) fn page_next_link(
+    base: &str,
+    path: &str,
+    raw_query: Option<&str>,
+    next: Option<usize>,
+) -> Option<String> {
+    next.map(|position| {
+        let token = PageToken {
+            position,
+            empty_served: true,
+        };
+        next_link(base, path, raw_query, &token.encode())
+    })
+}
+
 /// `{"@odata.context":…,"@odata.count"?,"@odata.nextLink"?|"@odata.deltaLink"?,"value":[…]}`;
 /// `value` is the already-serialised items, comma-separated.
 pub fn collection_body(

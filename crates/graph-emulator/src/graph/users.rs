@@ -201,6 +201,31 @@ fn bad_skiptoken() -> GraphError {
     )
 }
 
+/// What every paged list (`/users`, `/groups`, member lists) starts with: the caller must hold
+/// one of `roles`; then the query, whether it is an advanced query, and `$top`.
+pub(crate) fn begin_list(
+    state: &AppState,
+    ctx: &GraphCtx,
+    headers: &HeaderMap,
+    raw: Option<&str>,
+    roles: &[&str],
+) -> Result<(Query, bool, usize), GraphError> {
+    auth::authorize(state, ctx, headers, roles)?;
+    let query = Query::parse(raw);
+    let advanced = is_advanced(headers);
+    let top = parse_top(&query, DEFAULT_TOP, MAX_TOP)?;
+    Ok((query, advanced, top))
+}
+
+/// `$count=true` is silently ignored without the header, and counts only on page one (§2.2).
+pub(crate) fn wants_count(query: &Query, advanced: bool, token: Option<PageToken>) -> bool {
+    advanced
+        && token.is_none()
+        && query
+            .option("count")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+}
+
 pub fn decode_skiptoken(query: &Query) -> Result<Option<PageToken>, GraphError> {
     query
         .option("skiptoken")
@@ -332,19 +357,11 @@ fn list_users(
     headers: &HeaderMap,
     raw: Option<&str>,
 ) -> Result<Response, GraphError> {
-    auth::authorize(state, ctx, headers, READ_ROLES)?;
-    let query = Query::parse(raw);
-    let advanced = is_advanced(headers);
-    let top = parse_top(&query, DEFAULT_TOP, MAX_TOP)?;
+    let (query, advanced, top) = begin_list(state, ctx, headers, raw, READ_ROLES)?;
     let select = parse_select(&query, true)?;
     let uq = UserQuery::parse(&query, advanced)?;
     let token = decode_skiptoken(&query)?;
-    // `$count=true` is silently ignored without the header, and counts only on page one (§2.2).
-    let want_count = advanced
-        && token.is_none()
-        && query
-            .option("count")
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+    let want_count = wants_count(&query, advanced, token);
     let props_out: &[PropId] = select.as_deref().unwrap_or(&DEFAULT_SET);
     let context = match &select {
         None => format!("{}/v1.0/$metadata#users", ctx.base),
@@ -384,13 +401,7 @@ fn list_users(
         (page, value)
     };
     drop(tenant);
-    let next = page.next.map(|position| {
-        let token = PageToken {
-            position,
-            empty_served: true,
-        };
-        paging::next_link(&ctx.base, "/v1.0/users", raw, &token.encode())
-    });
+    let next = paging::page_next_link(&ctx.base, "/v1.0/users", raw, page.next);
     let body = paging::collection_body(&context, count, next.as_deref(), None, &value);
     Ok(json_response(body, resource_units(&query)))
 }

@@ -781,6 +781,21 @@ impl RunForm {
     fn full(&self) -> bool {
         self.full.as_deref() == Some("true")
     }
+
+    /// The run this form asks for, started by the signed-in admin.
+    fn request(&self, session: &Session, dry_run: bool) -> RunRequest {
+        RunRequest {
+            full: self.full(),
+            dry_run,
+            actor: started_by(&admin_actor(&session.username)),
+        }
+    }
+}
+
+/// The page again, with the status and message a failed start or dry run maps to.
+async fn show_sync_error(state: &AppState, session: &Session, e: &SyncError) -> Response {
+    let (status, message) = error_status(e);
+    show(state, session, status, None, None, Some(message)).await
 }
 
 /// `POST /sync/users/run`: "Sync now" / "Full sync", in the background; back to the page,
@@ -793,20 +808,13 @@ pub(crate) async fn run_now(
     if let Some(denied) = csrf_denied(&session, form.csrf_token.as_deref()) {
         return denied;
     }
-    let full = form.full();
-    let request = RunRequest {
-        full,
-        dry_run: false,
-        actor: started_by(&admin_actor(&session.username)),
-    };
+    let request = form.request(&session, false);
+    let full = request.full;
     tracing::info!(user = %session.username, full, "user sync started from the console");
     match start_in_background(state.user_sync(), request).await {
         Ok(()) if full => Redirect::to(&format!("{PAGE}?notice=started&run=full")).into_response(),
         Ok(()) => Redirect::to(&format!("{PAGE}?notice=started")).into_response(),
-        Err(e) => {
-            let (status, message) = error_status(&e);
-            show(&state, &session, status, None, None, Some(message)).await
-        }
+        Err(e) => show_sync_error(&state, &session, &e).await,
     }
 }
 
@@ -1002,18 +1010,11 @@ pub(crate) async fn preview(
     if let Some(denied) = csrf_denied(&session, form.csrf_token.as_deref()) {
         return denied;
     }
-    let full = form.full();
-    let request = RunRequest {
-        full,
-        dry_run: true,
-        actor: started_by(&admin_actor(&session.username)),
-    };
+    let request = form.request(&session, true);
+    let full = request.full;
     let outcome = match state.user_sync().run(request).await {
         Ok(o) => o,
-        Err(e) => {
-            let (status, message) = error_status(&e);
-            return show(&state, &session, status, None, None, Some(message)).await;
-        }
+        Err(e) => return show_sync_error(&state, &session, &e).await,
     };
     let names = names_for(&state, &outcome.plan).await;
     let total = outcome.plan.len();
