@@ -84,6 +84,7 @@ fn settings() -> impl Strategy<Value = UserSyncSettings> {
                 numbering_start: 100,
                 numbering,
                 removal,
+                ..Default::default()
             },
         )
 }
@@ -289,4 +290,23 @@ fn attribute_number_conflict_is_reported_not_renumbered() {
         matches!(&plan[..], [Action::Skip { reason: SkipReason::NumberConflict { number }, .. }] if number == "105"),
         "{plan:?}"
     );
+}
+
+#[test]
+fn settings_saved_before_the_department_and_caller_id_options_still_load() {
+    let stored = serde_json::json!({
+        "enabled": true,
+        "scope": {"mode": "all"},
+        "include_guests": false,
+        "numbering_start": 100,
+        "numbering": {"rule": "first_free"},
+        "removal": "disable",
+        "poll_interval_secs": 60,
+        "daily_full_sync_at": "02:00",
+        "time_zone": "UTC"
+    });
+    let config: switchboard_core::users::UserSyncConfig = serde_json::from_value(stored).unwrap();
+    assert_eq!(config, switchboard_core::users::UserSyncConfig::default());
+    assert!(!config.plan.department_groups);
+    assert!(!config.plan.business_phone_as_caller_id);
 }

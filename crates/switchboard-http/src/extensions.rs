@@ -1,10 +1,11 @@
 //! What the API and the console share about extensions: number and field validation, the
 //! warnings for local changes to synced extensions, and the mapping of store errors.
 
+use crate::state::AppState;
 use axum::http::StatusCode;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use switchboard_core::ports::StoreError;
-use switchboard_core::users::{ExtensionRecord, Origin, SyncedFields};
+use switchboard_core::users::{ExtensionRecord, Origin, SyncError, SyncedFields};
 
 /// Shortest and longest extension number.
 pub(crate) const NUMBER_DIGITS: std::ops::RangeInclusive<usize> = 2..=15;
@@ -224,4 +225,47 @@ mod tests {
         assert_eq!(out.email, "");
         assert_eq!(out.last_name, "Lovelace");
     }
+}
+
+/// An extension as the API shows it: the stored record and the derived outbound caller ID.
+#[derive(Debug, Serialize)]
+pub(crate) struct ExtensionOut {
+    #[serde(flatten)]
+    pub(crate) record: ExtensionRecord,
+    /// The business phone of a synced extension when the User Sync setting
+    /// `business_phone_as_caller_id` is on, else empty. Derived, never stored.
+    pub(crate) outbound_caller_id: String,
+}
+
+impl ExtensionOut {
+    pub(crate) fn new(record: ExtensionRecord, business_phone_as_caller_id: bool) -> Self {
+        let outbound_caller_id = outbound_caller_id(&record, business_phone_as_caller_id);
+        Self {
+            record,
+            outbound_caller_id,
+        }
+    }
+}
+
+/// The outbound caller ID of an extension: its business phone when it is synced and the
+/// setting `business_phone_as_caller_id` is on, else "".
+pub(crate) fn outbound_caller_id(
+    ext: &ExtensionRecord,
+    business_phone_as_caller_id: bool,
+) -> String {
+    if business_phone_as_caller_id && ext.origin == Origin::AzureAd {
+        ext.fields.business_phone.clone()
+    } else {
+        String::new()
+    }
+}
+
+/// The User Sync setting `business_phone_as_caller_id`.
+pub(crate) async fn business_phone_as_caller_id(state: &AppState) -> Result<bool, SyncError> {
+    Ok(state
+        .user_sync()
+        .config()
+        .await?
+        .plan
+        .business_phone_as_caller_id)
 }

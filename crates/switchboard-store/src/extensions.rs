@@ -12,6 +12,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, AssertSqlSafe};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use switchboard_core::ports::StoreError;
+use switchboard_core::users::DEPARTMENT_GROUP_PREFIX;
 use switchboard_core::users::{
     Extension, ExtensionQuery, ExtensionRecord, Origin, PlanningSnapshot, SyncedFields,
 };
@@ -314,6 +315,39 @@ pub(crate) async fn synced_user_ids(pool: &AnyPool) -> Result<Vec<(String, Strin
             ))
         })
         .collect()
+}
+
+/// See [`ExtensionStore::rebuild_department_groups`](switchboard_core::ports::ExtensionStore).
+pub(crate) async fn rebuild_department_groups(
+    pool: &AnyPool,
+    enabled: bool,
+) -> Result<u64, StoreError> {
+    const DOING: &str = "rebuilding the department groups";
+    let mut tx = pool.begin().await.map_err(|e| db_error(DOING, e))?;
+    // Only the sync's own groups: exactly the prefix, on synced extensions.
+    sqlx::query(
+        "DELETE FROM extension_groups WHERE SUBSTR(group_name, 1, LENGTH($1)) = $1 \
+         AND number IN (SELECT number FROM extensions WHERE origin = 'azure_ad')",
+    )
+    .bind(DEPARTMENT_GROUP_PREFIX)
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| db_error(DOING, e))?;
+    let mut written = 0;
+    if enabled {
+        written = sqlx::query(
+            "INSERT INTO extension_groups (number, group_name) \
+             SELECT number, $1 || department FROM extensions \
+             WHERE origin = 'azure_ad' AND department <> ''",
+        )
+        .bind(DEPARTMENT_GROUP_PREFIX)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| db_error(DOING, e))?
+        .rows_affected();
+    }
+    tx.commit().await.map_err(|e| db_error(DOING, e))?;
+    Ok(written)
 }
 
 /// Synced extensions edited after the sync last wrote them (`updated_at > synced_at`).

@@ -159,6 +159,10 @@ impl ExtensionStore for SqlStore {
         extensions::synced_user_ids(&self.pool).await
     }
 
+    async fn rebuild_department_groups(&self, enabled: bool) -> Result<u64, StoreError> {
+        extensions::rebuild_department_groups(&self.pool, enabled).await
+    }
+
     async fn locally_edited_synced_users(&self, limit: u32) -> Result<Vec<String>, StoreError> {
         extensions::locally_edited_synced_users(&self.pool, limit).await
     }

@@ -1,6 +1,11 @@
 //! Applying a user-sync batch: every action of it in ONE transaction, each change audited and the
 //! group "Azure AD" kept in step.
 //!
+//! Department groups (`UserSyncBatch::department_groups`): each synced extension the batch
+//! creates, adopts or updates (or finds already created or adopted) leaves every group named
+//! "Department: …" and, with the option on, joins the group of its current department (none for
+//! an empty department). Other groups are never touched.
+//!
 //! The rows the batch touches are read (and on PostgreSQL locked) up front, in a few `IN (…)`
 //! queries; each action is then checked against that state, kept current in memory. Writes are
 //! collected and sent as multi-row statements (64 extensions, 500 group rows or 200 audit entries
@@ -21,14 +26,17 @@
 use crate::audit::{self, BatchEntry};
 use crate::extensions::{self, field_mut};
 use crate::open::Engine;
-use crate::support::{begin_write, commit, db_error, is_unique_violation};
+use crate::support::{
+    IN_CHUNK, begin_write, cache_statement, commit, db_error, is_unique_violation, placeholders,
+};
 use jiff::Timestamp;
 use serde_json::{Value, json};
-use sqlx::{AnyConnection, AnyPool};
+use sqlx::{AnyConnection, AnyPool, AssertSqlSafe};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use switchboard_core::ports::StoreError;
 use switchboard_core::users::{
-    AZURE_AD_GROUP, Action, Extension, FieldChange, Origin, SyncedFields, UserSyncBatch,
+    AZURE_AD_GROUP, Action, DEPARTMENT_GROUP_PREFIX, Extension, FieldChange, Origin, SyncedFields,
+    UserSyncBatch, department_group,
 };
 
 const DOING: &str = "applying a user sync batch";
@@ -49,6 +57,7 @@ pub(crate) async fn apply(
         rows: Vec::new(),
         row_of: HashMap::new(),
         claimed: Vec::new(),
+        touched: Vec::new(),
         audit: Vec::new(),
     };
     for action in &batch.actions {
@@ -141,6 +150,8 @@ struct Run<'c, 'b> {
     row_of: HashMap<String, usize>,
     /// … numbers that belong in the group "Azure AD" …
     claimed: Vec<String>,
+    /// … synced numbers created, adopted or updated (their department groups are set) …
+    touched: Vec<String>,
     /// … and the audit entries, in order.
     audit: Vec<BatchEntry>,
 }
@@ -194,10 +205,46 @@ impl Run<'_, '_> {
         extensions::add_to_group(self.conn, &claimed, AZURE_AD_GROUP)
             .await
             .map_err(|e| db_error(DOING, e))?;
+        self.set_department_groups(state).await?;
         let b = self.batch;
         audit::write_batch(self.conn, b.at, &b.actor, &b.run_id, &self.audit)
             .await
             .map_err(|e| db_error(DOING, e))
+    }
+
+    /// Takes the touched synced extensions out of every "Department: …" group and, with the
+    /// option on, puts each in the group of its department.
+    async fn set_department_groups(&mut self, state: &State) -> Result<(), StoreError> {
+        let mut seen = HashSet::new();
+        let touched: Vec<&Extension> = self
+            .touched
+            .iter()
+            .filter(|n| seen.insert(n.as_str()))
+            .filter_map(|n| state.by_number.get(n))
+            .filter(|e| e.origin == Origin::AzureAd && !e.excluded)
+            .collect();
+        if touched.is_empty() {
+            return Ok(());
+        }
+        let numbers: Vec<&str> = touched.iter().map(|e| e.number.as_str()).collect();
+        leave_department_groups(self.conn, &numbers)
+            .await
+            .map_err(|e| db_error(DOING, e))?;
+        if !self.batch.department_groups {
+            return Ok(());
+        }
+        let mut by_group: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+        for e in &touched {
+            if let Some(group) = department_group(&e.fields.department) {
+                by_group.entry(group).or_default().push(e.number.as_str());
+            }
+        }
+        for (group, numbers) in &by_group {
+            extensions::add_to_group(self.conn, numbers, group)
+                .await
+                .map_err(|e| db_error(DOING, e))?;
+        }
+        Ok(())
     }
 
     async fn action(&mut self, state: &mut State, action: &Action) -> Result<(), StoreError> {
@@ -374,6 +421,7 @@ impl Run<'_, '_> {
         }
         let mut target = current.clone();
         apply_changes(&mut target.fields, changes)?;
+        self.touched.push(number.to_owned());
         self.converge(state, target, None).await
     }
 
@@ -417,6 +465,7 @@ impl Run<'_, '_> {
         user_id: &str,
     ) -> Result<(), StoreError> {
         self.claimed.push(number.to_owned());
+        self.touched.push(number.to_owned());
         if state.tombstoned.remove(user_id) {
             extensions::remove_tombstone(self.conn, user_id)
                 .await
@@ -433,6 +482,30 @@ impl Run<'_, '_> {
             detail,
         });
     }
+}
+
+/// Takes these extensions out of every group named "Department: …".
+async fn leave_department_groups(
+    conn: &mut AnyConnection,
+    numbers: &[&str],
+) -> Result<(), sqlx::Error> {
+    let prefix_chars = DEPARTMENT_GROUP_PREFIX.chars().count();
+    for chunk in numbers.chunks(IN_CHUNK) {
+        // `substr`, not `LIKE`: the same case-sensitive match on SQLite and PostgreSQL.
+        let sql = format!(
+            "DELETE FROM extension_groups WHERE substr(group_name, 1, {prefix_chars}) = $1 \
+             AND number IN ({})",
+            placeholders(2, chunk.len())
+        );
+        let mut statement = sqlx::query(AssertSqlSafe(sql))
+            .persistent(cache_statement(chunk.len(), IN_CHUNK))
+            .bind(DEPARTMENT_GROUP_PREFIX);
+        for number in chunk {
+            statement = statement.bind(*number);
+        }
+        statement.execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 fn apply_changes(fields: &mut SyncedFields, changes: &[FieldChange]) -> Result<(), StoreError> {

@@ -113,12 +113,10 @@ pub async fn build_with_clock(cfg: &BootstrapConfig, clock: Arc<dyn Clock>) -> a
     } else {
         FreshnessMode::Polling
     };
-    let user_sync = Arc::new(UserSync::new(
-        directory,
-        extensions.clone(),
-        clock.clone(),
-        mode,
-    ));
+    let user_sync = Arc::new(
+        UserSync::new(directory, extensions.clone(), clock.clone(), mode)
+            .with_subscriptions(subscriptions.clone()),
+    );
     let (events_tx, events) = tokio::sync::mpsc::unbounded_channel();
     let metrics = telemetry::metrics_handle();
     let state = AppState::new(AppDeps {

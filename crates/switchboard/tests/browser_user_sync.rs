@@ -88,6 +88,11 @@ async fn admin_syncs_users_and_looks_after_extensions_in_the_browser() {
         disabled_members > 1,
         "the generated tenant has disabled accounts"
     );
+    let guests = users
+        .iter()
+        .filter(|u| u["userType"] == "Guest" && u["deletedDateTime"].is_null())
+        .count();
+    assert!(guests > 1, "the generated tenant has guests");
 
     let (_driver, c) = browser().await;
 
@@ -113,7 +118,8 @@ async fn admin_syncs_users_and_looks_after_extensions_in_the_browser() {
     assert!(!exists(&c, "#sync-progress").await, "nothing running");
     shot(&c, "user-sync-01-idle").await;
 
-    // 2. Preview: the plan lists every member, with what happens and why; nothing changes.
+    // 2. Preview: the plan lists every user, with what happens and why (guests too, skipped);
+    // nothing changes.
     click(&c, "#sync-preview").await;
     wait_for(&c, "#plan-summary", 60).await;
     let summary = text_of(&c, "#plan-summary").await;
@@ -125,14 +131,15 @@ async fn admin_syncs_users_and_looks_after_extensions_in_the_browser() {
     assert_eq!(
         text_of(&c, "#plan-counts").await,
         format!(
-            "{enabled_members} created, 0 updated, 0 disabled, 0 enabled, 0 removed, {disabled_members} skipped"
+            "{enabled_members} created, 0 updated, 0 disabled, 0 enabled, 0 removed, {} skipped",
+            disabled_members + guests
         )
     );
     let plan = table_rows(&c, "#plan-table tr[data-action]").await;
     assert_eq!(
         plan.len(),
-        enabled_members + disabled_members,
-        "one row per member"
+        enabled_members + disabled_members + guests,
+        "one row per user"
     );
     let row_of = |name: &str| {
         plan.iter()
@@ -168,7 +175,7 @@ async fn admin_syncs_users_and_looks_after_extensions_in_the_browser() {
     // The Skip chip filters the table to the skipped users.
     click(&c, "#plan-filter [data-filter='skip']").await;
     let skipped = table_rows(&c, "#plan-table tr[data-action]").await;
-    assert_eq!(skipped.len(), disabled_members);
+    assert_eq!(skipped.len(), disabled_members + guests);
     assert!(skipped.iter().all(|r| r[0] == "skip"), "{skipped:?}");
     shot(&c, "user-sync-03-preview-skipped").await;
 

@@ -65,6 +65,18 @@ async fn a_change_in_microsoft_365_arrives_by_notification() {
         .keeper
         .clone()
         .expect("a keeper with a public URL");
+    let status: Value = app
+        .api(reqwest::Method::GET, "/api/v1/sync")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        status["users"]["mode"], "polling",
+        "no subscription yet: changes arrive by polling"
+    );
     keeper.maintain().await.expect("subscribed");
     let subs = subscriptions(&app).await;
     assert_eq!(live(&subs).len(), 1, "{subs:?}");

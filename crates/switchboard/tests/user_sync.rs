@@ -441,3 +441,47 @@ async fn polling_picks_up_a_change_within_the_interval() {
     }
     schedule.abort();
 }
+
+#[tokio::test]
+async fn department_groups_follow_the_switch_and_the_user() {
+    let app = connected().await;
+    let a = app.add_user(member("Dan Dept")).await;
+    app.sync("").await;
+    let groups = |e: &Value| e["groups"].clone();
+    assert_eq!(
+        groups(by_user(&app.extensions().await, &a).unwrap()),
+        json!(["Azure AD"])
+    );
+
+    // Switched on: every synced extension joins its department's group at once.
+    app.put_user_sync(json!({"department_groups": true})).await;
+    assert_eq!(
+        groups(by_user(&app.extensions().await, &a).unwrap()),
+        json!(["Azure AD", "Department: Engineering"])
+    );
+    // The user moves: so does the membership.
+    app.patch_user(&a, json!({"department": "Sales"})).await;
+    app.sync("").await;
+    assert_eq!(
+        groups(by_user(&app.extensions().await, &a).unwrap()),
+        json!(["Azure AD", "Department: Sales"])
+    );
+    let r: Vec<Value> = app
+        .api(
+            reqwest::Method::GET,
+            "/api/v1/extensions?group=Department%3A%20Sales",
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r.len(), 1);
+    // Switched off: the department groups go, "Azure AD" stays.
+    app.put_user_sync(json!({"department_groups": false})).await;
+    assert_eq!(
+        groups(by_user(&app.extensions().await, &a).unwrap()),
+        json!(["Azure AD"])
+    );
+}

@@ -16,8 +16,9 @@ pub use plan::{
     plan_full_sync, plan_removals, plan_user,
 };
 pub use records::{
-    AZURE_AD_GROUP, AuditEntry, ExtensionQuery, ExtensionRecord, PlanningSnapshot, RunCounts,
-    RunMode, SyncRunRecord, SyncState, UserSyncBatch,
+    AZURE_AD_GROUP, AuditEntry, DEPARTMENT_GROUP_PREFIX, ExtensionQuery, ExtensionRecord,
+    PlanningSnapshot, RunCounts, RunMode, SyncRunRecord, SyncState, UserSyncBatch,
+    department_group,
 };
 pub use scope::Scope;
 pub use sync::{

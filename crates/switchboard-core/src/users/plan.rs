@@ -26,6 +26,14 @@ pub struct UserSyncSettings {
     pub numbering_start: u32,
     pub numbering: NumberingRule,
     pub removal: RemovalPolicy,
+    /// Every synced extension is also in the group of its department ("Department: Sales",
+    /// see [`department_group`](super::department_group)); off by default.
+    #[serde(default)]
+    pub department_groups: bool,
+    /// The outbound caller ID of a synced extension is the user's business phone; off by
+    /// default. Derived when an extension is shown, never stored.
+    #[serde(default)]
+    pub business_phone_as_caller_id: bool,
 }
 
 impl Default for UserSyncSettings {
@@ -36,6 +44,8 @@ impl Default for UserSyncSettings {
             numbering_start: 100,
             numbering: NumberingRule::FirstFree,
             removal: RemovalPolicy::Disable,
+            department_groups: false,
+            business_phone_as_caller_id: false,
         }
     }
 }

@@ -8,6 +8,16 @@ use std::collections::HashMap;
 /// The group every synced extension belongs to.
 pub const AZURE_AD_GROUP: &str = "Azure AD";
 
+/// The prefix of the department groups the sync keeps (option `department_groups`): a group
+/// whose name starts with it belongs to the sync, which adds and removes its members.
+pub const DEPARTMENT_GROUP_PREFIX: &str = "Department: ";
+
+/// The group of a department ("Sales" → "Department: Sales"); none for an empty department.
+pub fn department_group(department: &str) -> Option<String> {
+    let department = department.trim();
+    (!department.is_empty()).then(|| format!("{DEPARTMENT_GROUP_PREFIX}{department}"))
+}
+
 /// A stored extension with everything the API shows (DESIGN §6 field names, flattened).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExtensionRecord {
@@ -66,6 +76,10 @@ pub struct UserSyncBatch {
     pub actor: String,
     pub at: Timestamp,
     pub actions: Vec<Action>,
+    /// The `department_groups` setting: each extension the batch creates, adopts or updates is
+    /// put in the group of its department (and out of other "Department: …" groups); when off,
+    /// it is taken out of every "Department: …" group.
+    pub department_groups: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

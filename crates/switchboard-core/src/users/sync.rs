@@ -151,6 +151,9 @@ pub struct UserSync {
     store: Arc<dyn ExtensionStore>,
     clock: Arc<dyn Clock>,
     mode: FreshnessMode,
+    /// Where live change-notification subscriptions are kept: "notifications" is reported
+    /// only while one is alive.
+    subscriptions: Option<Arc<dyn crate::ports::SubscriptionStore>>,
     running: tokio::sync::Mutex<()>,
     progress: Mutex<Option<SyncRunRecord>>,
     next_run: Mutex<Option<Timestamp>>,
@@ -168,6 +171,7 @@ impl UserSync {
             store,
             clock,
             mode,
+            subscriptions: None,
             running: tokio::sync::Mutex::new(()),
             progress: Mutex::new(None),
             next_run: Mutex::new(None),
@@ -177,6 +181,31 @@ impl UserSync {
     /// The directory the runs read: also what the console's user and group picker searches.
     pub fn directory(&self) -> &Arc<dyn DirectorySource> {
         &self.source
+    }
+
+    /// Lets the status tell whether notifications are really flowing.
+    pub fn with_subscriptions(mut self, store: Arc<dyn crate::ports::SubscriptionStore>) -> Self {
+        self.subscriptions = Some(store);
+        self
+    }
+
+    /// Notifications only when configured AND a users subscription is alive; otherwise changes
+    /// arrive by polling.
+    async fn effective_mode(&self) -> Result<FreshnessMode, SyncError> {
+        let (FreshnessMode::Notifications, Some(store)) = (self.mode, &self.subscriptions) else {
+            return Ok(self.mode);
+        };
+        let now = self.clock.now();
+        let alive = store
+            .list_subscriptions()
+            .await?
+            .iter()
+            .any(|s| s.resource == crate::notifications::USERS_RESOURCE && s.expires_at > now);
+        Ok(if alive {
+            FreshnessMode::Notifications
+        } else {
+            FreshnessMode::Polling
+        })
     }
 
     pub async fn config(&self) -> Result<UserSyncConfig, SyncError> {
@@ -194,9 +223,16 @@ impl UserSync {
         config.validate().map_err(SyncError::InvalidSettings)?;
         let value =
             serde_json::to_value(config).map_err(|e| SyncError::InvalidSettings(e.to_string()))?;
+        let before = self.config().await?;
         self.store
             .save_setting(USER_SYNC_SETTINGS_KEY, &value)
             .await?;
+        // Unchanged users produce no sync action, so apply the switch to everyone now.
+        if before.plan.department_groups != config.plan.department_groups {
+            self.store
+                .rebuild_department_groups(config.plan.department_groups)
+                .await?;
+        }
         Ok(())
     }
 
@@ -221,7 +257,7 @@ impl UserSync {
         let state = self.store.load_sync_state(USER_SYNC_STATE_KEY).await?;
         Ok(UserSyncStatus {
             enabled: config.enabled,
-            mode: self.mode,
+            mode: self.effective_mode().await?,
             running: self.progress.lock().ok().and_then(|p| p.clone()),
             last_run,
             next_run: self.next_run.lock().ok().and_then(|n| *n),
@@ -340,6 +376,7 @@ impl<'a> Job<'a> {
                 actor: self.request.actor.clone(),
                 at: self.sync.clock.now(),
                 actions,
+                department_groups: self.settings.department_groups,
             };
             self.sync.store.apply_user_batch(&batch).await?;
         }
@@ -377,8 +414,10 @@ impl<'a> Job<'a> {
         let mut ctx = PlanContext::from_snapshot(self.settings.clone(), snapshot);
         let members = self.scope_members().await?;
         let mut seen = IdSet::default();
+        // A preview lists guests too, so the admin sees why they get no extension; real runs
+        // leave them out server-side (fewer users to read) unless they are wanted.
         let mut cursor = DirectoryCursor::FullList {
-            include_guests: self.settings.include_guests,
+            include_guests: self.settings.include_guests || self.request.dry_run,
         };
         loop {
             let page = self.sync.source.users_page(&cursor).await?;

@@ -4,8 +4,8 @@ use super::openapi::schema;
 use super::{ApiJson, ApiQuery, Principal};
 use crate::error::{ApiError, ErrorBody};
 use crate::extensions::{
-    FieldsInput, delete_warning, edit_warning, join_errors, store_error, sync_owned,
-    validate_number,
+    ExtensionOut, FieldsInput, business_phone_as_caller_id, delete_warning, edit_warning,
+    join_errors, store_error, sync_owned, validate_number,
 };
 use crate::state::AppState;
 use axum::extract::{Path, State};
@@ -57,11 +57,23 @@ async fn load(state: &AppState, number: &str) -> Result<ExtensionRecord, ApiErro
         .ok_or_else(|| not_found(number))
 }
 
+/// Whether synced extensions show their business phone as `outbound_caller_id`.
+async fn caller_id_setting(state: &AppState) -> Result<bool, ApiError> {
+    business_phone_as_caller_id(state)
+        .await
+        .map_err(|e| ApiError::internal(&e))
+}
+
+/// An extension as the API shows it (with the derived `outbound_caller_id`).
+async fn show(state: &AppState, record: ExtensionRecord) -> Result<ExtensionOut, ApiError> {
+    Ok(ExtensionOut::new(record, caller_id_setting(state).await?))
+}
+
 /// An extension, with a warning when the change will not last.
 #[derive(Debug, Serialize)]
 pub(crate) struct ExtensionView {
     #[serde(flatten)]
-    extension: ExtensionRecord,
+    extension: ExtensionOut,
     #[serde(skip_serializing_if = "Option::is_none")]
     warning: Option<String>,
 }
@@ -99,7 +111,7 @@ fn non_empty(s: Option<String>) -> Option<String> {
 pub(crate) async fn list(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<ListQuery>,
-) -> Result<Json<Vec<ExtensionRecord>>, ApiError> {
+) -> Result<Json<Vec<ExtensionOut>>, ApiError> {
     let query = ExtensionQuery {
         limit: check_limit(query.limit)?,
         group: non_empty(query.group),
@@ -111,7 +123,12 @@ pub(crate) async fn list(
         .list_extensions(&query)
         .await
         .map_err(|e| ApiError::internal(&e))?;
-    Ok(Json(rows))
+    let caller_id = caller_id_setting(&state).await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|r| ExtensionOut::new(r, caller_id))
+            .collect(),
+    ))
 }
 
 /// One extension.
@@ -129,8 +146,9 @@ pub(crate) async fn list(
 pub(crate) async fn get_one(
     State(state): State<AppState>,
     Path(number): Path<String>,
-) -> Result<Json<ExtensionRecord>, ApiError> {
-    Ok(Json(load(&state, &number).await?))
+) -> Result<Json<ExtensionOut>, ApiError> {
+    let record = load(&state, &number).await?;
+    Ok(Json(show(&state, record).await?))
 }
 
 /// `POST /api/v1/extensions`: the number and any of the ten fields.
@@ -200,7 +218,7 @@ pub(crate) async fn create(
         .await
         .map_err(|e| store_failure(&e, &number))?;
     tracing::info!(user = %who.username, via = who.via, %number, "local extension created");
-    let record = load(&state, &number).await?;
+    let record = show(&state, load(&state, &number).await?).await?;
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, format!("/api/v1/extensions/{number}"))],
@@ -237,7 +255,7 @@ pub(crate) async fn patch(
         .map_err(|errors| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, join_errors(&errors)))?;
     if fields == current.fields {
         return Ok(Json(ExtensionView {
-            extension: current,
+            extension: show(&state, current).await?,
             warning: None,
         }));
     }
@@ -252,6 +270,7 @@ pub(crate) async fn patch(
     tracing::info!(user = %who.username, via = who.via, %number, "extension edited");
     let extension = load(&state, &number).await?;
     let warning = sync_owned(&extension).then(|| edit_warning(&number));
+    let extension = show(&state, extension).await?;
     Ok(Json(ExtensionView { extension, warning }))
 }
 
@@ -325,7 +344,7 @@ pub(crate) async fn set_excluded(
     Extension(who): Extension<Principal>,
     Path(number): Path<String>,
     ApiJson(body): ApiJson<ExcludedBody>,
-) -> Result<Json<ExtensionRecord>, ApiError> {
+) -> Result<Json<ExtensionOut>, ApiError> {
     let found = state
         .extensions()
         .set_excluded(&number, body.excluded, &who.actor, state.now())
@@ -335,7 +354,8 @@ pub(crate) async fn set_excluded(
         return Err(not_found(&number));
     }
     tracing::info!(user = %who.username, via = who.via, %number, excluded = body.excluded, "extension sync exclusion set");
-    Ok(Json(load(&state, &number).await?))
+    let record = load(&state, &number).await?;
+    Ok(Json(show(&state, record).await?))
 }
 
 #[derive(Debug, Deserialize)]

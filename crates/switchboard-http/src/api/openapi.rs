@@ -223,8 +223,12 @@ pub(crate) mod schema {
         origin: Origin,
         /// The Entra object id of the user it is synced from.
         graph_user_id: Option<String>,
-        /// Groups it belongs to; every synced extension is in "Azure AD".
+        /// Groups it belongs to; every synced extension is in "Azure AD" (and, with the User
+        /// Sync setting `department_groups`, in "Department: <department>").
         groups: Vec<String>,
+        /// Derived, not stored: the business phone of a synced extension when the User Sync
+        /// setting `business_phone_as_caller_id` is on, else empty.
+        outbound_caller_id: String,
         #[schema(format = DateTime)]
         created_at: String,
         #[schema(format = DateTime)]
@@ -517,6 +521,11 @@ pub(crate) mod schema {
         numbering_start: u32,
         numbering: Numbering,
         removal: RemovalPolicy,
+        /// Every synced extension is also in the group "Department: <its department>" (none for
+        /// an empty department). Default false.
+        department_groups: bool,
+        /// A synced extension's outbound caller ID is the user's business phone. Default false.
+        business_phone_as_caller_id: bool,
         /// Delta polling interval, 10 to 86400 seconds.
         poll_interval_secs: u32,
         /// Local time `HH:MM` of the daily full sync.

@@ -5,8 +5,8 @@ use super::{ConsoleUser, Layout, csrf_denied, error_page, internal_error, render
 use crate::api::admin_actor;
 use crate::auth::session::Session;
 use crate::extensions::{
-    FIELDS, FieldError, FieldsInput, SYNCED_NOTE, delete_warning, store_error, sync_owned,
-    validate_number,
+    FIELDS, FieldError, FieldsInput, SYNCED_NOTE, business_phone_as_caller_id, delete_warning,
+    outbound_caller_id, store_error, sync_owned, validate_number,
 };
 use crate::state::AppState;
 use askama::Template;
@@ -564,6 +564,8 @@ struct DetailPage {
     synced_note: &'static str,
     graph_user_id: Option<String>,
     groups: Vec<String>,
+    /// Derived from the business phone (User Sync setting); empty when none.
+    outbound_caller_id: String,
     created_at: String,
     updated_at: String,
     synced_at: Option<String>,
@@ -611,6 +613,10 @@ async fn show_detail(
         Ok(a) => a,
         Err(e) => return internal_error(&e),
     };
+    let caller_id = match business_phone_as_caller_id(state).await {
+        Ok(on) => outbound_caller_id(&ext, on),
+        Err(e) => return internal_error(&e),
+    };
     let row = Row::from(ext.clone());
     let read_only = sync_owned(&ext);
     let (values, errors) = edit.unwrap_or_else(|| (ext.fields.clone(), Vec::new()));
@@ -627,6 +633,7 @@ async fn show_detail(
         synced_note: SYNCED_NOTE,
         graph_user_id: ext.graph_user_id.clone(),
         groups: ext.groups.clone(),
+        outbound_caller_id: caller_id,
         created_at: when(ext.created_at),
         updated_at: when(ext.updated_at),
         synced_at: ext.synced_at.map(when),

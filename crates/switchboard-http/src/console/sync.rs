@@ -253,6 +253,8 @@ struct SettingsForm {
     scope_mode: String,
     scope_ids: String,
     include_guests: bool,
+    department_groups: bool,
+    business_phone_as_caller_id: bool,
     numbering_start: String,
     numbering: String,
     removal: String,
@@ -281,6 +283,8 @@ impl SettingsForm {
             scope_mode: scope_mode(&c.plan.scope).to_owned(),
             scope_ids: ids.join("\n"),
             include_guests: c.plan.include_guests,
+            department_groups: c.plan.department_groups,
+            business_phone_as_caller_id: c.plan.business_phone_as_caller_id,
             numbering_start: c.plan.numbering_start.to_string(),
             numbering: match c.plan.numbering {
                 NumberingRule::FirstFree => "first_free",
@@ -327,6 +331,8 @@ pub(crate) struct SettingsInput {
     #[serde(default)]
     scope_ids: String,
     include_guests: Option<String>,
+    department_groups: Option<String>,
+    business_phone_as_caller_id: Option<String>,
     #[serde(default)]
     numbering_start: String,
     #[serde(default)]
@@ -419,6 +425,8 @@ fn parse_settings(input: SettingsInput) -> Result<UserSyncConfig, Box<SettingsFo
         scope_mode: input.scope_mode.trim().to_owned(),
         scope_ids: input.scope_ids.trim().to_owned(),
         include_guests: input.include_guests.is_some(),
+        department_groups: input.department_groups.is_some(),
+        business_phone_as_caller_id: input.business_phone_as_caller_id.is_some(),
         numbering_start: input.numbering_start.trim().to_owned(),
         numbering: input.numbering.trim().to_owned(),
         removal: input.removal.trim().to_owned(),
@@ -516,6 +524,8 @@ fn parse_settings(input: SettingsInput) -> Result<UserSyncConfig, Box<SettingsFo
     };
     config.plan.scope = scope;
     config.plan.include_guests = form.include_guests;
+    config.plan.department_groups = form.department_groups;
+    config.plan.business_phone_as_caller_id = form.business_phone_as_caller_id;
     config.plan.numbering_start = numbering_start;
     config.plan.numbering = numbering;
     config.plan.removal = removal;
@@ -1065,6 +1075,8 @@ mod tests {
             scope_mode: "all".into(),
             scope_ids: String::new(),
             include_guests: None,
+            department_groups: None,
+            business_phone_as_caller_id: None,
             numbering_start: "100".into(),
             numbering: "first_free".into(),
             removal: "disable".into(),

@@ -326,6 +326,8 @@ async fn user_sync_page_shows_status_buttons_and_the_settings_form() {
         "scope-all",
         "scope-ids",
         "include-guests",
+        "department-groups",
+        "business-phone-as-caller-id",
         "numbering-start",
         "numbering",
         "removal-keep",
@@ -524,6 +526,7 @@ async fn settings_form_saves_and_shows_errors_next_to_fields() {
         ("poll_interval_secs", "5".to_owned()),
         ("daily_full_sync_at", "03:30".to_owned()),
         ("time_zone", "Europe/Berlin".to_owned()),
+        ("department_groups", "on".to_owned()),
     ];
     let r = browser
         .post(app.url("/sync/users/settings"))
@@ -567,6 +570,8 @@ async fn settings_form_saves_and_shows_errors_next_to_fields() {
                 "00000000-0000-4000-8000-00000000000b"
             ]},
             "include_guests": false,
+            "department_groups": true,
+            "business_phone_as_caller_id": false,
             "numbering_start": 200,
             "numbering": {"rule": "from_attribute", "source": "employee_id"},
             "removal": "delete",
@@ -580,6 +585,12 @@ async fn settings_form_saves_and_shows_errors_next_to_fields() {
     assert!(html.contains("id=\"scope-only\" value=\"only\" checked"));
     assert!(html.contains("<option value=\"employee_id\" selected"));
     assert!(html.contains("id=\"sync-enabled-input\" name=\"enabled\" value=\"on\" checked"));
+    assert!(
+        html.contains("id=\"department-groups\" name=\"department_groups\" value=\"on\" checked")
+    );
+    assert!(html.contains(
+        "id=\"business-phone-as-caller-id\" name=\"business_phone_as_caller_id\" value=\"on\">"
+    ));
     assert_eq!(attr_after(&html, "id=\"poll-interval\"", "value"), "300");
     assert!(html.contains("every 300 s"));
 }

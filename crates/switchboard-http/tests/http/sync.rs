@@ -300,7 +300,9 @@ async fn user_sync_settings_read_save_and_validate() {
     assert_eq!(
         keys(&defaults),
         [
+            "business_phone_as_caller_id",
             "daily_full_sync_at",
+            "department_groups",
             "enabled",
             "include_guests",
             "numbering",
@@ -315,6 +317,8 @@ async fn user_sync_settings_read_save_and_validate() {
     assert_eq!(defaults["numbering"], json!({"rule": "first_free"}));
     assert_eq!(defaults["removal"], "disable");
     assert_eq!(defaults["numbering_start"], 100);
+    assert_eq!(defaults["department_groups"], false);
+    assert_eq!(defaults["business_phone_as_caller_id"], false);
 
     let r = app
         .api(Method::PUT, SETTINGS)
@@ -323,7 +327,9 @@ async fn user_sync_settings_read_save_and_validate() {
             "numbering": {"rule": "from_attribute", "source": "employee_id"},
             "removal": "delete",
             "poll_interval_secs": 120,
-            "time_zone": "Europe/Berlin"
+            "time_zone": "Europe/Berlin",
+            "department_groups": true,
+            "business_phone_as_caller_id": true
         }))
         .send()
         .await
@@ -337,6 +343,8 @@ async fn user_sync_settings_read_save_and_validate() {
     );
     assert_eq!(saved["enabled"], true, "keys not sent keep their value");
     assert_eq!(saved["daily_full_sync_at"], "02:00");
+    assert_eq!(saved["department_groups"], true);
+    assert_eq!(saved["business_phone_as_caller_id"], true);
     assert_eq!(get_json(&app, SETTINGS).await, saved);
 
     for (body, needle) in [
@@ -351,6 +359,7 @@ async fn user_sync_settings_read_save_and_validate() {
         (json!({"numbering_start": 0}), "numbering_start"),
         (json!({"time_zone": " "}), "time_zone"),
         (json!({"removal": "shred"}), "not valid"),
+        (json!({"department_groups": "yes"}), "not valid"),
         (
             json!({"colour": "blue"}),
             "Unknown user sync setting \"colour\"",
@@ -509,4 +518,70 @@ async fn self_test_without_public_url_is_409() {
     // Authentication first, as for every API route.
     let r = Client::new().post(app.url(SELF_TEST)).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn outbound_caller_id_is_the_business_phone_of_synced_extensions_when_on() {
+    let app = TestApp::spawn().await;
+    let mut ada = member(1, "Ada", "Lovelace");
+    ada.business_phones = vec!["+1 425 555 0100".into()];
+    app.directory.set_users(vec![ada]);
+    sync_users(&app, "").await;
+    let r = app
+        .api(Method::POST, "/api/v1/extensions")
+        .json(&json!({"number": "150", "business_phone": "+1 425 555 0150"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let created: Value = r.json().await.unwrap();
+    assert_eq!(created["outbound_caller_id"], "");
+
+    // Off (the default): empty for every extension.
+    let ext = get_json(&app, "/api/v1/extensions/100").await;
+    assert_eq!(ext["business_phone"], "+1 425 555 0100");
+    assert_eq!(ext["outbound_caller_id"], "");
+
+    let r = app
+        .api(Method::PUT, SETTINGS)
+        .json(&json!({"business_phone_as_caller_id": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    // On: a synced extension's business phone; a local one has none.
+    let ext = get_json(&app, "/api/v1/extensions/100").await;
+    assert_eq!(ext["outbound_caller_id"], "+1 425 555 0100");
+    let local = get_json(&app, "/api/v1/extensions/150").await;
+    assert_eq!(local["outbound_caller_id"], "");
+    let list = get_json(&app, "/api/v1/extensions").await;
+    let ids: Vec<(&str, &str)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["number"].as_str().unwrap(),
+                e["outbound_caller_id"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(ids, [("100", "+1 425 555 0100"), ("150", "")]);
+    let r = app
+        .api(Method::PATCH, "/api/v1/extensions/150")
+        .json(&json!({"job_title": "Lab"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let patched: Value = r.json().await.unwrap();
+    assert_eq!(patched["outbound_caller_id"], "");
+    // Nothing is stored: turning it off again empties it.
+    app.api(Method::PUT, SETTINGS)
+        .json(&json!({"business_phone_as_caller_id": false}))
+        .send()
+        .await
+        .unwrap();
+    let ext = get_json(&app, "/api/v1/extensions/100").await;
+    assert_eq!(ext["outbound_caller_id"], "");
 }

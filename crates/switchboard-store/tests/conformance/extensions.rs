@@ -37,6 +37,7 @@ pub fn batch_at(at: &str, actions: Vec<Action>) -> UserSyncBatch {
         actor: "sync:users".into(),
         at: ts(at),
         actions,
+        department_groups: false,
     }
 }
 
@@ -1037,4 +1038,116 @@ pub async fn agrees_with_the_core_reference(ctx: &Ctx<'_>) {
         assert_eq!(snapshot.remembered, remembered, "round {round}");
     }
     assert!(!remembered.is_empty(), "the rounds exercise tombstones");
+}
+
+/// Option `department_groups`: each synced extension a batch creates, adopts or updates is in
+/// the group of its department ("Department: …") and no other such group; with the option off
+/// it leaves them. Groups not named "Department: …" are never touched.
+pub async fn department_groups_follow_the_department(ctx: &Ctx<'_>) {
+    let on = |at: &str, actions: Vec<Action>| UserSyncBatch {
+        department_groups: true,
+        ..batch_at(at, actions)
+    };
+    let groups = async |number: &str| get(ctx, number).await.groups;
+    ctx.ext
+        .apply_user_batch(&on(
+            T0,
+            vec![create("a", "100", "Ada"), create("b", "101", "Bob")],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(groups("100").await, [AZURE_AD_GROUP, "Department: R&D"]);
+    assert_eq!(groups("101").await, [AZURE_AD_GROUP, "Department: R&D"]);
+
+    // A group an admin made, and one no longer right, as a sync of an older version left it.
+    let mut raw = ctx.raw().await;
+    sqlx::query(
+        "INSERT INTO extension_groups (number, group_name) \
+         VALUES ('100', 'VIP'), ('100', 'Department: Old'), ('100', 'department: lower')",
+    )
+    .execute(&mut raw)
+    .await
+    .unwrap();
+
+    // The department changes: out of the old group, into the new one; again changes nothing.
+    let moved = on(
+        T1,
+        vec![update(
+            "a",
+            "100",
+            vec![change("department", "R&D", "Sales")],
+        )],
+    );
+    for _ in 0..2 {
+        ctx.ext.apply_user_batch(&moved).await.unwrap();
+        assert_eq!(
+            groups("100").await,
+            [
+                AZURE_AD_GROUP,
+                "Department: Sales",
+                "VIP",
+                "department: lower"
+            ]
+        );
+    }
+    assert_eq!(groups("101").await, [AZURE_AD_GROUP, "Department: R&D"]);
+
+    // An empty department: no department group.
+    ctx.ext
+        .apply_user_batch(&on(
+            T1,
+            vec![update("b", "101", vec![change("department", "R&D", "")])],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(groups("101").await, [AZURE_AD_GROUP]);
+
+    // Adopting a local extension.
+    let local = SyncedFields {
+        department: "Ops".into(),
+        ..fields("Cy")
+    };
+    ctx.ext
+        .create_local_extension("105", &local, "admin:alice", ts(T0))
+        .await
+        .unwrap();
+    let adopt = Action::Adopt {
+        user_id: "c".into(),
+        number: "105".into(),
+        changes: Vec::new(),
+        enabled: true,
+    };
+    ctx.ext
+        .apply_user_batch(&on(T1, vec![adopt]))
+        .await
+        .unwrap();
+    assert_eq!(groups("105").await, [AZURE_AD_GROUP, "Department: Ops"]);
+    let members = ctx
+        .ext
+        .list_extensions(&ExtensionQuery {
+            group: Some("Department: Ops".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(members.len(), 1);
+    assert_eq!(members[0].number, "105");
+
+    // The option off: the extensions the batch touches leave their department groups only.
+    apply_ok(
+        ctx,
+        T2,
+        vec![update(
+            "a",
+            "100",
+            vec![change("job_title", "Engineer", "Lead")],
+        )],
+    )
+    .await;
+    assert_eq!(
+        groups("100").await,
+        [AZURE_AD_GROUP, "VIP", "department: lower"]
+    );
+    assert_eq!(groups("105").await, [AZURE_AD_GROUP, "Department: Ops"]);
 }

@@ -125,6 +125,7 @@ conformance! {
     extensions::extensions_for_more_than_500_users,
     extensions::a_batch_of_a_thousand,
     extensions::agrees_with_the_core_reference,
+    extensions::department_groups_follow_the_department,
     local_extensions::create_a_local_extension,
     local_extensions::edit_an_extension,
     local_extensions::exclude_and_include,
