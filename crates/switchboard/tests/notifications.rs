@@ -106,8 +106,9 @@ async fn a_change_in_microsoft_365_arrives_by_notification() {
         .await
         .expect("the new user got an extension");
     let took = started.elapsed();
+    eprintln!("change in Microsoft 365 → extension: {took:?}");
     assert_eq!(ext["display_name"], "Nora Notified");
-    assert!(took < Duration::from_millis(1500), "took {took:?}");
+    assert!(took < Duration::from_secs(1), "took {took:?}");
 
     // The audit says why it happened.
     let audit: Vec<Value> = app
