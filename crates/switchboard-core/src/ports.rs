@@ -204,6 +204,9 @@ pub trait ExtensionStore: Send + Sync + std::fmt::Debug {
     /// Puts every synced extension in the group of its department (`enabled`), or takes them
     /// all out of department groups; one transaction. Returns the memberships written.
     async fn rebuild_department_groups(&self, enabled: bool) -> Result<u64, StoreError>;
+    /// Entra ids of synced extensions an admin deleted (not the sync: audit actors that do not
+    /// start with `sync:`) whose users have not got them back yet, at most `limit`.
+    async fn admin_deleted_synced_users(&self, limit: u32) -> Result<Vec<String>, StoreError>;
     /// Entra ids of synced extensions changed locally since the sync last wrote them (a console
     /// or API edit), at most `limit`: the next run re-reads these users so the edit is reverted.
     async fn locally_edited_synced_users(&self, limit: u32) -> Result<Vec<String>, StoreError>;

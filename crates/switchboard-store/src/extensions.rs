@@ -350,6 +350,26 @@ pub(crate) async fn rebuild_department_groups(
     Ok(written)
 }
 
+/// Tombstones left by an admin's delete (the newest delete of that number in the audit log is
+/// not the sync's). Looked up by number, which the audit log is indexed on.
+pub(crate) async fn admin_deleted_synced_users(
+    pool: &AnyPool,
+    limit: u32,
+) -> Result<Vec<String>, StoreError> {
+    sqlx::query_scalar(
+        "SELECT t.graph_user_id FROM extension_tombstones t \
+         WHERE EXISTS (SELECT 1 FROM audit_log a \
+                       WHERE a.number = t.number AND a.action = 'delete' \
+                         AND a.graph_user_id = t.graph_user_id AND a.at >= t.deleted_at \
+                         AND SUBSTR(a.actor, 1, 5) <> 'sync:') \
+         ORDER BY t.graph_user_id LIMIT $1",
+    )
+    .bind(i64::from(limit.max(1)))
+    .fetch_all(pool)
+    .await
+    .map_err(|e| db_error("reading synced extensions deleted by an admin", e))
+}
+
 /// Synced extensions edited after the sync last wrote them (`updated_at > synced_at`).
 pub(crate) async fn locally_edited_synced_users(
     pool: &AnyPool,

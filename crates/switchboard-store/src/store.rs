@@ -163,6 +163,10 @@ impl ExtensionStore for SqlStore {
         extensions::rebuild_department_groups(&self.pool, enabled).await
     }
 
+    async fn admin_deleted_synced_users(&self, limit: u32) -> Result<Vec<String>, StoreError> {
+        extensions::admin_deleted_synced_users(&self.pool, limit).await
+    }
+
     async fn locally_edited_synced_users(&self, limit: u32) -> Result<Vec<String>, StoreError> {
         extensions::locally_edited_synced_users(&self.pool, limit).await
     }

@@ -149,7 +149,7 @@ impl Demo {
             .run(RunRequest {
                 full: true,
                 dry_run: false,
-                actor: "demo".into(),
+                actor: "sync:users (started by demo)".into(),
             })
             .await
             .context("the first user sync of the demo tenant")?;

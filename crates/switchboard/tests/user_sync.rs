@@ -205,12 +205,14 @@ async fn adoption_conflicts_exclusion_and_local_edits() {
         "once reverted, nothing is left to do: {run}"
     );
 
-    // A deleted synced extension comes back with its number.
+    // A deleted synced extension comes back with its number, at the next run of any kind.
     app.api(reqwest::Method::DELETE, "/api/v1/extensions/200")
         .send()
         .await
         .unwrap();
-    app.sync("full=true").await;
+    assert!(app.extension("200").await.is_none());
+    let run = app.sync("").await;
+    assert_eq!(run["run"]["mode"], "delta");
     assert_eq!(
         app.extension("200").await.unwrap()["graph_user_id"],
         json!(eve)

@@ -546,7 +546,8 @@ impl<'a> Job<'a> {
             }
             // One way: users whose extensions were edited locally are re-read, so the next
             // run reverts the edit even when Microsoft 365 did not change.
-            let edited = self.sync.store.locally_edited_synced_users(1000).await?;
+            let mut edited = self.sync.store.locally_edited_synced_users(1000).await?;
+            edited.extend(self.sync.store.admin_deleted_synced_users(1000).await?);
             if !edited.is_empty() {
                 let users = self.sync.source.users_by_ids(&edited).await?;
                 self.record.processed += users.len() as u64;

@@ -406,6 +406,9 @@ pub(crate) fn actor_label(actor: &str) -> String {
     if actor == "sync:users" {
         return "User sync".to_owned();
     }
+    if actor == "sync:users (notification)" {
+        return "User sync, after a change notification".to_owned();
+    }
     if let Some(starter) = actor
         .strip_prefix("sync:users (started by ")
         .and_then(|rest| rest.strip_suffix(')'))

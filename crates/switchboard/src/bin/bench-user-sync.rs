@@ -155,7 +155,7 @@ async fn main() -> anyhow::Result<()> {
         .run(RunRequest {
             full: true,
             dry_run: false,
-            actor: "bench".into(),
+            actor: "sync:users (started by bench)".into(),
         })
         .await?;
     let full_time = started.elapsed();
@@ -190,7 +190,7 @@ async fn main() -> anyhow::Result<()> {
         .run(RunRequest {
             full: false,
             dry_run: false,
-            actor: "bench".into(),
+            actor: "sync:users (started by bench)".into(),
         })
         .await?;
     let delta_time = started.elapsed();

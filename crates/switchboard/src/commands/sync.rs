@@ -10,7 +10,7 @@ pub async fn users(services: &Services, full: bool, dry_run: bool) -> anyhow::Re
         .run(RunRequest {
             full,
             dry_run,
-            actor: "cli".into(),
+            actor: "sync:users (started by cli)".into(),
         })
         .await?;
     Ok(outcome)
