@@ -58,6 +58,7 @@ pub(crate) async fn apply(
         row_of: HashMap::new(),
         claimed: Vec::new(),
         touched: Vec::new(),
+        fresh: HashSet::new(),
         audit: Vec::new(),
     };
     for action in &batch.actions {
@@ -152,6 +153,8 @@ struct Run<'c, 'b> {
     claimed: Vec<String>,
     /// … synced numbers created, adopted or updated (their department groups are set) …
     touched: Vec<String>,
+    /// … of which rows that did not exist before this batch (they are in no group yet) …
+    fresh: HashSet<String>,
     /// … and the audit entries, in order.
     audit: Vec<BatchEntry>,
 }
@@ -226,10 +229,17 @@ impl Run<'_, '_> {
         if touched.is_empty() {
             return Ok(());
         }
-        let numbers: Vec<&str> = touched.iter().map(|e| e.number.as_str()).collect();
-        leave_department_groups(self.conn, &numbers)
-            .await
-            .map_err(|e| db_error(DOING, e))?;
+        // Rows created by this batch are in no department group yet: nothing to leave.
+        let numbers: Vec<&str> = touched
+            .iter()
+            .map(|e| e.number.as_str())
+            .filter(|n| !self.fresh.contains(*n))
+            .collect();
+        if !numbers.is_empty() {
+            leave_department_groups(self.conn, &numbers)
+                .await
+                .map_err(|e| db_error(DOING, e))?;
+        }
         if !self.batch.department_groups {
             return Ok(());
         }
@@ -348,6 +358,7 @@ impl Run<'_, '_> {
             .number_of_user
             .insert(user_id.to_owned(), number.to_owned());
         state.by_number.insert(number.to_owned(), ext);
+        self.fresh.insert(number.to_owned());
         self.claim(state, number, user_id).await
     }
 
