@@ -191,11 +191,9 @@ pub trait ExtensionStore: Send + Sync + std::fmt::Debug {
         &self,
         graph_user_ids: &[String],
     ) -> Result<Vec<Extension>, StoreError>;
-    /// Every synced extension as (graph user id, number): what a full run compares the tenant with.
-    async fn synced_user_ids(&self) -> Result<Vec<(String, String)>, StoreError>;
-    /// One page of the same pairs, ordered by graph user id: the first `limit` ids greater than
-    /// `after` (from the start when `None`). A full run pages through these instead of holding
-    /// every pair at once.
+    /// One page of the synced extensions as (graph user id, number), ordered by graph user id:
+    /// the first `limit` ids greater than `after` (from the start when `None`). A full run
+    /// compares the tenant with these page by page instead of holding every pair at once.
     async fn synced_user_ids_page(
         &self,
         after: Option<&str>,

@@ -299,24 +299,6 @@ pub(crate) async fn for_users(
     Ok(out)
 }
 
-pub(crate) async fn synced_user_ids(pool: &AnyPool) -> Result<Vec<(String, String)>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT graph_user_id, number FROM extensions \
-         WHERE graph_user_id IS NOT NULL ORDER BY number",
-    )
-    .fetch_all(pool)
-    .await
-    .map_err(|e| db_error("reading synced users", e))?;
-    rows.iter()
-        .map(|row| {
-            Ok((
-                column(row, TABLE, "graph_user_id")?,
-                column(row, TABLE, "number")?,
-            ))
-        })
-        .collect()
-}
-
 /// See [`ExtensionStore::rebuild_department_groups`](switchboard_core::ports::ExtensionStore).
 pub(crate) async fn rebuild_department_groups(
     pool: &AnyPool,
@@ -388,7 +370,8 @@ pub(crate) async fn locally_edited_synced_users(
     .map_err(|e| db_error("reading locally edited synced extensions", e))
 }
 
-/// One keyset page of [`synced_user_ids`], ordered by graph user id: the ids after `after`.
+/// One keyset page of the synced (graph user id, number) pairs, ordered by graph user id: the
+/// ids after `after`.
 pub(crate) async fn synced_user_ids_page(
     pool: &AnyPool,
     after: Option<&str>,

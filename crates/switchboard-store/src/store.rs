@@ -155,10 +155,6 @@ impl ExtensionStore for SqlStore {
         extensions::for_users(&self.pool, graph_user_ids).await
     }
 
-    async fn synced_user_ids(&self) -> Result<Vec<(String, String)>, StoreError> {
-        extensions::synced_user_ids(&self.pool).await
-    }
-
     async fn rebuild_department_groups(&self, enabled: bool) -> Result<u64, StoreError> {
         extensions::rebuild_department_groups(&self.pool, enabled).await
     }

@@ -65,14 +65,7 @@ async fn a_change_in_microsoft_365_arrives_by_notification() {
         .keeper
         .clone()
         .expect("a keeper with a public URL");
-    let status: Value = app
-        .api(reqwest::Method::GET, "/api/v1/sync")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status: Value = app.sync_status().await;
     assert_eq!(
         status["users"]["mode"], "polling",
         "no subscription yet: changes arrive by polling"
@@ -88,14 +81,7 @@ async fn a_change_in_microsoft_365_arrives_by_notification() {
     app.start_background();
     // Let the scheduler's first run pass; the next one is a minute away.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let sync: Value = app
-        .api(reqwest::Method::GET, "/api/v1/sync")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let sync: Value = app.sync_status().await;
     assert_eq!(sync["users"]["mode"], "notifications", "{sync}");
 
     let started = Instant::now();
@@ -144,14 +130,7 @@ async fn forged_notifications_are_ignored() {
         .to_owned();
     app.start_background();
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let before: Value = app
-        .api(reqwest::Method::GET, "/api/v1/sync")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let before: Value = app.sync_status().await;
 
     let forged = json!({"value": [{
         "subscriptionId": sub_id, "clientState": "guessed", "changeType": "updated",
@@ -168,14 +147,7 @@ async fn forged_notifications_are_ignored() {
         .unwrap();
     assert_eq!(r.status(), 202);
     tokio::time::sleep(Duration::from_millis(800)).await;
-    let after: Value = app
-        .api(reqwest::Method::GET, "/api/v1/sync")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let after: Value = app.sync_status().await;
     assert_eq!(
         before["users"]["last_run"], after["users"]["last_run"],
         "a forged notification started no run"

@@ -355,6 +355,17 @@ impl TestApp {
         body
     }
 
+    /// `GET /api/v1/sync`.
+    pub async fn sync_status(&self) -> Value {
+        let r = self
+            .api(reqwest::Method::GET, "/api/v1/sync")
+            .send()
+            .await
+            .expect("sync status");
+        assert_eq!(r.status(), 200);
+        r.json().await.expect("json")
+    }
+
     pub async fn extensions(&self) -> Vec<Value> {
         let mut all = Vec::new();
         let mut after = String::new();
