@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod clock;
+pub mod contacts;
 pub mod notifications;
 pub mod office365;
 pub mod ports;

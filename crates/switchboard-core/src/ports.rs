@@ -435,3 +435,89 @@ pub enum SyncEvent {
         event: String,
     },
 }
+
+// ---------------------------------------------------------------------------------------------
+// Contact sync
+// ---------------------------------------------------------------------------------------------
+
+use crate::contacts::{
+    Book, MailboxAnswer, MailboxRead, MailboxSyncState, PhonebookEntry, PhonebookQuery,
+    PhonebookWrite,
+};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MailboxError {
+    /// 404 `MailboxNotEnabledForRESTAPI` (or an inactive/on-premises mailbox): skip the user.
+    #[error("no mailbox (plan without Exchange)")]
+    NoMailbox,
+    /// 404 `ErrorItemNotFound` on a folder: it was deleted since we listed it.
+    #[error("the contact folder no longer exists")]
+    FolderGone,
+    /// 410 or `syncStateNotFound`/`resyncRequired`: restart that delta round from scratch.
+    #[error("the delta token expired; the folder is read again from the start")]
+    DeltaExpired,
+    #[error(transparent)]
+    Graph(#[from] DirectoryError),
+}
+
+/// Outlook data of many mailboxes. Adapters batch reads (`$batch`, ≤ 20 per request), keep at
+/// most 4 requests per mailbox in flight, retry throttled items after their `Retry-After`, and
+/// bound the total concurrency.
+#[async_trait]
+pub trait MailboxSource: Send + Sync + std::fmt::Debug {
+    /// One answer per read, in the order of `reads`.
+    async fn read(&self, reads: Vec<MailboxRead>) -> Vec<Result<MailboxAnswer, MailboxError>>;
+}
+
+/// Phonebooks and where their sync stands. Implemented by the SQL store; same conformance
+/// suite on every engine.
+#[async_trait]
+pub trait PhonebookStore: Send + Sync + std::fmt::Debug {
+    /// Applies one page in ONE transaction together with the folder's new sync state
+    /// (see [`PhonebookWrite`]). Upserts are keyed by (mailbox, contact id); an upsert moves an
+    /// entry to `book`/`folder_id` when those changed.
+    async fn apply_phonebook_write(&self, write: &PhonebookWrite) -> Result<(), StoreError>;
+    /// Removes a folder's synced entries and its state (the folder was deleted in Outlook).
+    async fn remove_folder(&self, mailbox_id: &str, folder_id: &str) -> Result<u64, StoreError>;
+    /// Removes every synced entry of a mailbox and its sync state (the user left the scope, or
+    /// a company mailbox was removed from the settings). Local entries are kept.
+    async fn remove_mailbox(&self, mailbox_id: &str) -> Result<u64, StoreError>;
+    /// `None` when the mailbox was never synced.
+    async fn load_mailbox_state(
+        &self,
+        mailbox_id: &str,
+    ) -> Result<Option<MailboxSyncState>, StoreError>;
+    /// Saves the mailbox-level fields (folder link, skip reason, errors, time); the per-folder
+    /// states are written by [`Self::apply_phonebook_write`] and [`Self::remove_folder`] and
+    /// are left as they are.
+    async fn save_mailbox_state(&self, state: &MailboxSyncState) -> Result<(), StoreError>;
+    /// Every mailbox with a stored sync state, with its book (for scope clean-up and the
+    /// skipped-users list): (mailbox id, book key, skipped reason).
+    async fn list_mailboxes(&self) -> Result<Vec<(String, String, Option<String>)>, StoreError>;
+    /// The entries of one book, ordered by display name then contact id.
+    async fn phonebook(
+        &self,
+        book: &Book,
+        query: &PhonebookQuery,
+    ) -> Result<Vec<PhonebookEntry>, StoreError>;
+    async fn count_phonebook(&self, book: &Book) -> Result<u64, StoreError>;
+    /// One page of all entries (every book) ordered by (mailbox id, contact id), after the
+    /// given key: the lookup index is rebuilt from these at start without holding two copies.
+    async fn phonebook_entries_page(
+        &self,
+        after: Option<(&str, &str)>,
+        limit: u32,
+    ) -> Result<Vec<PhonebookEntry>, StoreError>;
+    /// A number that changes whenever any entry of `book` changes (CardDAV ctag / sync-token).
+    async fn book_version(&self, book: &Book) -> Result<i64, StoreError>;
+
+    // --- per-extension phonebook credentials (phones and CardDAV clients) ---
+    /// Sets (or with `None` revokes) the SHA-256 (lower-case hex) of an extension's phonebook
+    /// password. False when the extension does not exist.
+    async fn set_phonebook_secret(
+        &self,
+        number: &str,
+        secret_sha256: Option<&str>,
+    ) -> Result<bool, StoreError>;
+    async fn phonebook_secret(&self, number: &str) -> Result<Option<String>, StoreError>;
+}

@@ -29,6 +29,8 @@ pub struct DirectoryUser {
     /// `Member` or `Guest`; `None` is treated as a member.
     pub user_type: Option<String>,
     pub employee_id: Option<String>,
+    /// Two-letter country code (`usageLocation`): the region a user's contact numbers are read in.
+    pub usage_location: Option<String>,
 }
 
 impl DirectoryUser {
@@ -73,6 +75,9 @@ pub struct SyncedFields {
     pub job_title: String,
     pub department: String,
     pub office: String,
+    /// ISO 3166 two-letter country (`usageLocation`), upper-case; empty when unset.
+    #[serde(default)]
+    pub usage_location: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -96,10 +101,11 @@ impl SyncedFields {
             job_title: text(u.job_title.as_deref()),
             department: text(u.department.as_deref()),
             office: text(u.office_location.as_deref()),
+            usage_location: text(u.usage_location.as_deref()).to_ascii_uppercase(),
         }
     }
 
-    fn pairs(&self) -> [(&'static str, &String); 10] {
+    fn pairs(&self) -> [(&'static str, &String); 11] {
         [
             ("first_name", &self.first_name),
             ("last_name", &self.last_name),
@@ -111,6 +117,7 @@ impl SyncedFields {
             ("job_title", &self.job_title),
             ("department", &self.department),
             ("office", &self.office),
+            ("usage_location", &self.usage_location),
         ]
     }
 
@@ -127,6 +134,7 @@ impl SyncedFields {
             "job_title" => &mut self.job_title,
             "department" => &mut self.department,
             "office" => &mut self.office,
+            "usage_location" => &mut self.usage_location,
             _ => return None,
         })
     }
