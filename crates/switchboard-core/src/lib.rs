@@ -7,6 +7,7 @@ pub mod contacts;
 pub mod notifications;
 pub mod office365;
 pub mod ports;
+pub mod presence;
 pub mod users;
 
 pub use clock::{Clock, SystemClock};

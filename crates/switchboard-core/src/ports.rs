@@ -521,3 +521,76 @@ pub trait PhonebookStore: Send + Sync + std::fmt::Debug {
     ) -> Result<bool, StoreError>;
     async fn phonebook_secret(&self, number: &str) -> Result<Option<String>, StoreError>;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Calendar sync and presence
+// ---------------------------------------------------------------------------------------------
+
+use crate::presence::{CalendarEntry, PresenceState, ShowAs, Status};
+
+/// An event as `calendarView` gives it with `Prefer: outlook.timezone="UTC"`. Timed events'
+/// `start`/`end` are UTC wall-clock times; all-day events are floating dates (midnight to
+/// midnight) that the core places in the mailbox's time zone (graph-protocol.md §4.1). Subject,
+/// body and attendees are never read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceEvent {
+    pub id: String,
+    pub start: jiff::civil::DateTime,
+    pub end: jiff::civil::DateTime,
+    pub show_as: ShowAs,
+    pub is_all_day: bool,
+    pub is_cancelled: bool,
+}
+
+/// A read of one mailbox's calendarView over `[start, end)`, or a nextLink from a previous page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CalendarRead {
+    pub mailbox: String,
+    pub start: Timestamp,
+    pub end: Timestamp,
+    pub link: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CalendarPage {
+    pub events: Vec<SourceEvent>,
+    pub next: Option<String>,
+}
+
+/// Outlook calendars of many mailboxes; batched and throttled like [`MailboxSource`].
+#[async_trait]
+pub trait CalendarSource: Send + Sync + std::fmt::Debug {
+    /// One answer per read, in the order of `reads`.
+    async fn read_calendars(
+        &self,
+        reads: Vec<CalendarRead>,
+    ) -> Vec<Result<CalendarPage, MailboxError>>;
+}
+
+/// Calendar entries and presence per extension. Implemented by the SQL store; same
+/// conformance suite on every engine.
+#[async_trait]
+pub trait PresenceStore: Send + Sync + std::fmt::Debug {
+    /// Replaces the extension's stored entries and saves its presence state in ONE transaction,
+    /// so a restart never sees new entries with a state computed from old ones (or the reverse).
+    async fn save_calendar(
+        &self,
+        number: &str,
+        entries: &[CalendarEntry],
+        state: &PresenceState,
+    ) -> Result<(), StoreError>;
+    async fn calendar_entries(&self, number: &str) -> Result<Vec<CalendarEntry>, StoreError>;
+    async fn load_presence(&self, number: &str) -> Result<Option<PresenceState>, StoreError>;
+    /// Saves the state alone (a transition fired, or the user set a status).
+    async fn save_presence(&self, number: &str, state: &PresenceState) -> Result<(), StoreError>;
+    /// Every stored presence, ordered by extension number.
+    async fn list_presence(&self) -> Result<Vec<(String, PresenceState)>, StoreError>;
+    /// Forgets an extension's entries (it left the calendar-sync scope); its status stays.
+    async fn remove_calendar(&self, number: &str) -> Result<(), StoreError>;
+}
+
+/// Where presence changes go besides the store: the SIP engine (PIDF via the PBX), live boards.
+#[async_trait]
+pub trait PresenceSink: Send + Sync + std::fmt::Debug {
+    async fn publish(&self, number: &str, status: Status) -> Result<(), String>;
+}

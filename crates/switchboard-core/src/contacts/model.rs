@@ -51,11 +51,15 @@ pub struct MailboxContact {
     pub mobile_phone: Option<String>,
 }
 
+// Nearly every change is an upsert: boxing it would only add an allocation per contact.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ContactChange {
     Upsert(MailboxContact),
     /// Delta `@removed` (deleted or moved out of the folder).
-    Removed { id: String },
+    Removed {
+        id: String,
+    },
 }
 
 /// One page of a folder's contacts delta.
@@ -108,9 +112,8 @@ pub enum MailboxRead {
 impl MailboxRead {
     pub fn mailbox(&self) -> &str {
         match self {
-            MailboxRead::FolderDelta { mailbox, .. } | MailboxRead::ContactsDelta { mailbox, .. } => {
-                mailbox
-            }
+            MailboxRead::FolderDelta { mailbox, .. }
+            | MailboxRead::ContactsDelta { mailbox, .. } => mailbox,
         }
     }
 }
