@@ -1,5 +1,6 @@
 //! Scripted faults (`POST /_emulator/faults`) and the request counter, applied to every
-//! Entra and Graph request (never to `/_emulator/*`).
+//! Entra and Graph request (never to `/_emulator/*`), and to each request inside a `$batch`
+//! (matched against its own path, counted apart).
 
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use crate::entra::errors::{EntraCtx, EntraError};
 use crate::graph::errors as graph_errors;
 use crate::graph::headers::{GraphCtx, apply_graph_headers};
 use crate::state::AppState;
+use crate::stats::BatchItem;
 
 /// One scripted fault.
 #[derive(Debug, Clone, Serialize)]
@@ -81,6 +83,7 @@ pub async fn faults_and_stats(State(state): State<AppState>, req: Request, next:
         .map(|m| m.as_str().to_owned())
         .unwrap_or_else(|| "(unmatched)".to_owned());
     let path = req.uri().path().to_owned();
+    let batch_item = req.extensions().get::<BatchItem>().is_some();
     let fault = state.faults().take(&method, &path);
     let response = match fault {
         None => next.run(req).await,
@@ -95,9 +98,14 @@ pub async fn faults_and_stats(State(state): State<AppState>, req: Request, next:
             }
         }
     };
-    state
-        .stats()
-        .record(method.as_str(), &route, response.status().as_u16());
+    let status = response.status().as_u16();
+    if batch_item {
+        state
+            .stats()
+            .record_batch_item(method.as_str(), &route, status);
+    } else {
+        state.stats().record(method.as_str(), &route, status);
+    }
     response
 }
 

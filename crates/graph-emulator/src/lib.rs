@@ -1,6 +1,7 @@
 //! A faithful offline emulator of Microsoft Entra ID (client-credentials tokens with a
 //! certificate, admin consent) and Microsoft Graph v1.0 (organization, users, users delta,
-//! groups and their members, user change notifications), following
+//! groups and their members, Outlook contact folders and contacts with delta, JSON batching,
+//! user and contact change notifications), following
 //! `shared/graph-protocol.md`. It shares no code with the project's Graph client on purpose: a
 //! serde mistake cannot hide on both sides.
 //!
@@ -19,6 +20,7 @@ mod directory;
 mod entra;
 mod faults;
 mod graph;
+mod outlook;
 mod state;
 mod stats;
 mod subscriptions;
@@ -33,7 +35,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tower::ServiceExt as _;
 
-pub use state::{AppState, DirectoryStats};
+pub use state::{AppState, DirectoryStats, MailboxStats};
 
 /// How to start an emulator.
 #[derive(Debug, Clone)]

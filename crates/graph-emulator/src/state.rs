@@ -1,7 +1,7 @@
 //! Shared emulator state: one tenant behind one mutex, plus the clock, faults and stats.
 //!
-//! Graph resources (the directory's users and groups; later contacts, events, subscriptions)
-//! live in [`Tenant`] too, so one lock keeps every request's view consistent.
+//! Graph resources (the directory's users and groups, mailboxes with their contacts,
+//! subscriptions) live in [`Tenant`] too, so one lock keeps every request's view consistent.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
@@ -18,6 +18,8 @@ use crate::clock::Clock;
 use crate::directory::Directory;
 use crate::directory::generate::{self, TenantSeed};
 use crate::faults::Faults;
+use crate::outlook::Mailboxes;
+use crate::outlook::limits::Limits;
 use crate::stats::Stats;
 use crate::subscriptions::{Outbox, Subscriptions, WebhookSettings};
 
@@ -44,6 +46,8 @@ struct Shared {
     clock: Mutex<Clock>,
     faults: Mutex<Faults>,
     stats: Mutex<Stats>,
+    /// Outlook requests in flight per (app, mailbox), and the limit's settings.
+    limits: Mutex<Limits>,
     /// Change/lifecycle notifications waiting to go out, and the log of every attempt.
     outbox: Mutex<Outbox>,
     /// Outbound client for validation requests and notification POSTs.
@@ -92,9 +96,11 @@ impl AppState {
                 company: &config.organization_name,
             },
         );
+        let mailboxes = Mailboxes::new(config.seed, &directory);
         let tenant = Tenant {
             id,
             directory,
+            mailboxes,
             domain,
             display_name: config.organization_name.clone(),
             created: Timestamp::from_second(
@@ -123,6 +129,7 @@ impl AppState {
                 clock: Mutex::new(Clock::default()),
                 faults: Mutex::new(Faults::default()),
                 stats: Mutex::new(Stats::default()),
+                limits: Mutex::new(Limits::default()),
                 outbox: Mutex::new(Outbox::default()),
                 http,
                 webhooks: WebhookSettings {
@@ -164,6 +171,10 @@ impl AppState {
         lock(&self.inner.stats)
     }
 
+    pub(crate) fn limits(&self) -> MutexGuard<'_, Limits> {
+        lock(&self.inner.limits)
+    }
+
     pub(crate) fn outbox(&self) -> MutexGuard<'_, Outbox> {
         lock(&self.inner.outbox)
     }
@@ -185,6 +196,15 @@ impl AppState {
             soft_deleted_users,
             groups,
             approx_heap_bytes: tenant.directory.approx_heap_bytes(),
+        }
+    }
+
+    /// Mailboxes held in memory (read or changed since start) and their rough heap use.
+    pub fn mailbox_stats(&self) -> MailboxStats {
+        let tenant = self.tenant();
+        MailboxStats {
+            materialised: tenant.mailboxes.materialised(),
+            approx_heap_bytes: tenant.mailboxes.approx_heap_bytes(),
         }
     }
 
@@ -211,6 +231,13 @@ pub struct DirectoryStats {
     pub approx_heap_bytes: usize,
 }
 
+/// See [`AppState::mailbox_stats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MailboxStats {
+    pub materialised: usize,
+    pub approx_heap_bytes: usize,
+}
+
 /// A random (v4) GUID from the seeded RNG, so a seed reproduces the same tenant and ids.
 pub(crate) fn new_guid(rng: &mut StdRng) -> String {
     uuid::Builder::from_random_bytes(rng.random())
@@ -234,6 +261,8 @@ pub struct Tenant {
     pub rng: StdRng,
     /// Users and groups (graph-protocol.md §2).
     pub directory: Directory,
+    /// Exchange mailboxes: contact folders and contacts (§3), by user arena index.
+    pub mailboxes: Mailboxes,
     /// Change-notification subscriptions (§5).
     pub subscriptions: Subscriptions,
 }

@@ -1,6 +1,7 @@
-//! Change-notification subscriptions for users (graph-protocol.md §5): the store, the
-//! endpoint-validation handshake, and the outbox that POSTs change and lifecycle
-//! notifications to the subscribers, recording every attempt for `GET /_emulator/notifications`.
+//! Change-notification subscriptions for users and personal contacts (graph-protocol.md §5):
+//! the store, the endpoint-validation handshake, and the outbox that POSTs change and
+//! lifecycle notifications to the subscribers, recording every attempt for
+//! `GET /_emulator/notifications`.
 //!
 //! Subscriptions live in [`crate::state::Tenant`] (one lock with the directory they watch);
 //! the outbox and its log have their own lock. Lock order: tenant, then outbox.
@@ -18,6 +19,10 @@ use crate::state::{AppState, Tenant};
 
 /// Maximum lifetime of a user subscription (§5.1): 41,760 minutes (< 29 days).
 pub const USERS_MAX_MINUTES: i64 = 41_760;
+/// Maximum lifetime of an Outlook (contact) subscription in the 2024-11 docs (§5.1, §9).
+pub const OUTLOOK_MAX_MINUTES: i64 = 10_080;
+/// Active Outlook subscriptions per mailbox, across all apps (§5.1).
+pub const PER_MAILBOX_QUOTA: usize = 1_000;
 /// "Any value under 45 minutes after the time of the request is automatically set to 45
 /// minutes" (§5.1).
 pub const MIN_MINUTES: i64 = 45;
@@ -34,10 +39,11 @@ const SLOW_MS: u64 = 2_900;
 /// Offset of .NET ticks (100 ns since 0001-01-01) from the Unix epoch.
 const TICKS_AT_UNIX_EPOCH: i128 = 621_355_968_000_000_000;
 
-/// The two change types users support (§5.1).
+/// Change types (§5.1): users know `updated` and `deleted`, contacts `created` too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum ChangeType {
+    Created,
     Updated,
     Deleted,
 }
@@ -45,8 +51,57 @@ pub enum ChangeType {
 impl ChangeType {
     pub fn as_str(self) -> &'static str {
         match self {
+            ChangeType::Created => "created",
             ChangeType::Updated => "updated",
             ChangeType::Deleted => "deleted",
+        }
+    }
+}
+
+/// What a subscription watches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// `/users` (`None`) or `/users/{id}`.
+    Users(Option<Uuid>),
+    /// `/users/{id}/contacts` (every contact of the mailbox), or
+    /// `/users/{id}/contactFolders/{folderId}/contacts` (that folder's, by folder number).
+    Contacts { user: Uuid, folder: Option<u32> },
+}
+
+impl Target {
+    pub fn is_outlook(&self) -> bool {
+        matches!(self, Target::Contacts { .. })
+    }
+}
+
+/// What happened to a contact through the control API, with the folders involved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContactEvent {
+    Created { folder: u32 },
+    Updated { from: u32, to: u32 },
+    Deleted { folder: u32 },
+}
+
+impl ContactEvent {
+    /// The change a subscription on all contacts (`None`) or on one folder sees: a move
+    /// between folders deletes in one folder and creates in the other.
+    fn seen_by(self, folder: Option<u32>) -> Option<ChangeType> {
+        match (self, folder) {
+            (ContactEvent::Created { .. }, None) => Some(ChangeType::Created),
+            (ContactEvent::Updated { .. }, None) => Some(ChangeType::Updated),
+            (ContactEvent::Deleted { .. }, None) => Some(ChangeType::Deleted),
+            (ContactEvent::Created { folder }, Some(f)) => {
+                (folder == f).then_some(ChangeType::Created)
+            }
+            (ContactEvent::Deleted { folder }, Some(f)) => {
+                (folder == f).then_some(ChangeType::Deleted)
+            }
+            (ContactEvent::Updated { from, to }, Some(f)) => match (from == f, to == f) {
+                (true, true) => Some(ChangeType::Updated),
+                (false, true) => Some(ChangeType::Created),
+                (true, false) => Some(ChangeType::Deleted),
+                (false, false) => None,
+            },
         }
     }
 }
@@ -83,10 +138,9 @@ impl LifecycleEvent {
 #[derive(Debug, Clone)]
 pub struct Subscription {
     pub id: String,
-    /// As sent (`/users`, `users`, `/users/{id}`).
+    /// As sent (`/users`, `users`, `/users/{id}`, `/users/{id}/contacts`…).
     pub resource: String,
-    /// `Some` for `/users/{id}`: only that user's changes.
-    pub user: Option<Uuid>,
+    pub target: Target,
     pub application_id: String,
     /// The service principal's object id (§5.1, app permissions).
     pub creator_id: String,
@@ -139,6 +193,9 @@ impl Subscription {
 pub struct SubscriptionConfig {
     /// Longest lifetime granted; a longer request (up to 41,760 min) is shortened to this.
     pub max_lifetime_minutes: i64,
+    /// Longest lifetime of an Outlook (contacts) subscription; any longer request is
+    /// shortened to it (10,080 in the current docs, 4,230 in older ones, §5.1).
+    pub outlook_max_lifetime_minutes: i64,
     /// What a soft deletion notifies: `deleted` (default) or `updated` (the docs' wording,
     /// "creation and soft-deletion of users also trigger the updated changeType").
     pub soft_delete_change_type: ChangeType,
@@ -151,6 +208,7 @@ impl Default for SubscriptionConfig {
     fn default() -> Self {
         SubscriptionConfig {
             max_lifetime_minutes: USERS_MAX_MINUTES,
+            outlook_max_lifetime_minutes: OUTLOOK_MAX_MINUTES,
             soft_delete_change_type: ChangeType::Deleted,
             notification_offset_minutes: 0,
         }
@@ -228,6 +286,27 @@ pub fn grant_expiration(
         .checked_add(SignedDuration::from_mins(config.max_lifetime_minutes))
         .unwrap_or(Timestamp::MAX);
     Ok(requested.max(floor).min(granted_max))
+}
+
+/// Expiry as granted for an Outlook subscription: past → error, under 45 min → 45 min,
+/// longer than the Outlook maximum → shortened to it (the service grants less, §5.1).
+pub fn grant_outlook_expiration(
+    requested: Timestamp,
+    now: Timestamp,
+    config: &SubscriptionConfig,
+) -> Result<Timestamp, ExpiryProblem> {
+    if requested <= now {
+        return Err(ExpiryProblem::Past);
+    }
+    let floor = now
+        .checked_add(SignedDuration::from_mins(MIN_MINUTES))
+        .unwrap_or(Timestamp::MAX);
+    let max = now
+        .checked_add(SignedDuration::from_mins(
+            config.outlook_max_lifetime_minutes,
+        ))
+        .unwrap_or(Timestamp::MAX);
+    Ok(requested.max(floor).min(max))
 }
 
 /// Delivery settings, from [`crate::EmulatorConfig`].
@@ -318,7 +397,9 @@ pub fn user_changed(state: &AppState, tenant: &mut Tenant, user: Uuid, event: Us
         .list
         .iter()
         .filter(|s| {
-            s.is_live(now) && s.change_types.contains(&change) && s.user.is_none_or(|u| u == user)
+            s.is_live(now)
+                && s.change_types.contains(&change)
+                && matches!(s.target, Target::Users(u) if u.is_none_or(|u| u == user))
         })
         .cloned()
         .collect();
@@ -352,6 +433,58 @@ pub fn user_changed(state: &AppState, tenant: &mut Tenant, user: Uuid, event: Us
         });
     }
     enqueue(state, queued);
+}
+
+/// Queues a notification for every live subscription watching this contact: the basic
+/// Outlook shape with the id and etag only (§5.3).
+pub fn contact_changed(
+    state: &AppState,
+    tenant: &Tenant,
+    user: Uuid,
+    contact_id: &str,
+    etag: &str,
+    event: ContactEvent,
+) {
+    let now = state.now();
+    let offset = tenant.subscriptions.config.notification_offset_minutes;
+    let resource = format!("Users/{user}/Contacts/{contact_id}");
+    let queued: Vec<Pending> = tenant
+        .subscriptions
+        .list
+        .iter()
+        .filter(|s| s.is_live(now))
+        .filter_map(|s| match s.target {
+            Target::Contacts { user: u, folder } if u == user => event
+                .seen_by(folder)
+                .filter(|c| s.change_types.contains(c))
+                .map(|c| (s, c)),
+            _ => None,
+        })
+        .map(|(s, change)| Pending {
+            url: s.notification_url.clone(),
+            subscription_id: s.id.clone(),
+            kind: DeliveryKind::Notification,
+            needs_live: true,
+            item: json!({
+                "subscriptionId": s.id,
+                "subscriptionExpirationDateTime": with_offset(s.expiration, offset),
+                "changeType": change.as_str(),
+                "resource": resource,
+                "resourceData": {
+                    // Basic payloads spell the type in PascalCase (§5.3).
+                    "@odata.type": "#Microsoft.Graph.Contact",
+                    "@odata.id": resource,
+                    "@odata.etag": etag,
+                    "id": contact_id,
+                },
+                "clientState": s.client_state,
+                "tenantId": tenant.id,
+            }),
+        })
+        .collect();
+    if !queued.is_empty() {
+        enqueue(state, queued);
+    }
 }
 
 /// `2025-06-05T02:00:00.0000000-08:00`: .NET round-trip form at a fixed offset (`Z` at 0).

@@ -2,6 +2,7 @@
 //! Graph: no faults, no stats, plain JSON errors `{"error": kind, "message": text}`.
 
 mod apps;
+mod contacts;
 mod groups;
 mod ops;
 mod subscriptions;
@@ -29,6 +30,30 @@ pub fn router() -> Router<AppState> {
             get(users::show).patch(users::update).delete(users::remove),
         )
         .route("/_emulator/users/{id}/restore", post(users::restore))
+        .route(
+            "/_emulator/users/{id}/contacts",
+            get(contacts::list_contacts).post(contacts::create_contact),
+        )
+        .route(
+            "/_emulator/users/{id}/contacts/{cid}",
+            get(contacts::show_contact)
+                .patch(contacts::update_contact)
+                .delete(contacts::delete_contact),
+        )
+        .route(
+            "/_emulator/users/{id}/contactFolders",
+            get(contacts::list_folders).post(contacts::create_folder),
+        )
+        .route(
+            "/_emulator/users/{id}/contactFolders/{fid}",
+            get(contacts::show_folder)
+                .patch(contacts::update_folder)
+                .delete(contacts::delete_folder),
+        )
+        .route(
+            "/_emulator/outlook",
+            get(contacts::outlook_get).post(contacts::outlook_set),
+        )
         .route("/_emulator/groups", get(groups::list).post(groups::create))
         .route(
             "/_emulator/groups/{id}",
@@ -120,6 +145,6 @@ async fn not_found() -> Problem {
     problem(
         StatusCode::NOT_FOUND,
         "not_found",
-        "no such control endpoint; see /_emulator/apps, /users, /groups, /tenant, /clock, /faults, /stats, /delta/expire, /quirks, /subscriptions, /notifications",
+        "no such control endpoint; see /_emulator/apps, /users (…/contacts, …/contactFolders), /groups, /tenant, /clock, /faults, /stats, /delta/expire, /quirks, /outlook, /subscriptions, /notifications",
     )
 }

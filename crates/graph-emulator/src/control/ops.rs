@@ -24,6 +24,7 @@ pub async fn tenant(State(state): State<AppState>) -> Response {
         "users": users,
         "softDeletedUsers": soft_deleted,
         "groups": groups,
+        "materialisedMailboxes": tenant.mailboxes.materialised(),
     }))
     .into_response()
 }

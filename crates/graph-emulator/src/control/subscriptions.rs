@@ -14,6 +14,10 @@ use crate::clock::graph_date_time;
 use crate::state::AppState;
 use crate::subscriptions::{self, ChangeType, LifecycleEvent, USERS_MAX_MINUTES};
 
+/// Outlook maxima the docs have used (§5.1, §9: 4,230 older, 10,080 newer); any value up
+/// to the directory maximum is accepted.
+const OUTLOOK_RANGE: std::ops::RangeInclusive<i64> = 1..=USERS_MAX_MINUTES;
+
 /// `GET /_emulator/subscriptions`: every subscription of every app, expired ones included.
 pub async fn list(State(state): State<AppState>) -> Response {
     let now = state.now();
@@ -40,6 +44,7 @@ pub async fn list(State(state): State<AppState>) -> Response {
 #[serde(deny_unknown_fields)]
 pub struct ConfigPatch {
     max_lifetime_minutes: Option<i64>,
+    outlook_max_lifetime_minutes: Option<i64>,
     soft_delete_change_type: Option<ChangeType>,
     notification_offset_minutes: Option<i32>,
 }
@@ -48,8 +53,9 @@ pub async fn config_get(State(state): State<AppState>) -> Response {
     Json(state.tenant().subscriptions.config.clone()).into_response()
 }
 
-/// `POST /_emulator/subscriptions/config {"max_lifetime_minutes"?, "soft_delete_change_type"?,
-/// "notification_offset_minutes"?}`: changes the fields sent, returns all of them.
+/// `POST /_emulator/subscriptions/config {"max_lifetime_minutes"?,
+/// "outlook_max_lifetime_minutes"?, "soft_delete_change_type"?, "notification_offset_minutes"?}`:
+/// changes the fields sent, returns all of them.
 pub async fn config_set(State(state): State<AppState>, body: Bytes) -> Result<Response, Problem> {
     let patch: ConfigPatch = parse_body(&body)?;
     if patch
@@ -59,6 +65,19 @@ pub async fn config_set(State(state): State<AppState>, body: Bytes) -> Result<Re
         return Err(bad_request(format!(
             "max_lifetime_minutes must be 1..={USERS_MAX_MINUTES}"
         )));
+    }
+    if patch
+        .outlook_max_lifetime_minutes
+        .is_some_and(|m| !OUTLOOK_RANGE.contains(&m))
+    {
+        return Err(bad_request(format!(
+            "outlook_max_lifetime_minutes must be 1..={USERS_MAX_MINUTES} (Graph: 10080, formerly 4230)"
+        )));
+    }
+    if patch.soft_delete_change_type == Some(ChangeType::Created) {
+        return Err(bad_request(
+            "soft_delete_change_type must be \"deleted\" or \"updated\"",
+        ));
     }
     if patch
         .notification_offset_minutes
@@ -75,6 +94,9 @@ pub async fn config_set(State(state): State<AppState>, body: Bytes) -> Result<Re
     }
     if let Some(m) = patch.max_lifetime_minutes {
         config.max_lifetime_minutes = m;
+    }
+    if let Some(m) = patch.outlook_max_lifetime_minutes {
+        config.outlook_max_lifetime_minutes = m;
     }
     if let Some(c) = patch.soft_delete_change_type {
         config.soft_delete_change_type = c;

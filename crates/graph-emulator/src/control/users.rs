@@ -14,8 +14,8 @@ use super::{Problem, bad_request, parse_body, problem};
 use crate::directory::generate::ascii_fold;
 use crate::directory::packed::MAX_VALUE_LEN;
 use crate::directory::props::{self, Kind, LIST_SEPARATOR, slot};
-use crate::directory::{Change, DirError, Directory, Life, NewUser, json};
-use crate::state::AppState;
+use crate::directory::{Change, DirError, Life, NewUser, User, json};
+use crate::state::{AppState, Tenant};
 use crate::subscriptions::{UserEvent, user_changed};
 
 /// Longest string the control API accepts for one property [inf: Graph's own limits are
@@ -44,10 +44,23 @@ fn json_text(status: StatusCode, body: String) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-fn user_response(dir: &Directory, idx: u32, status: StatusCode) -> Response {
+/// The control view of a user: every modelled property, `softDeleted`, `mailboxEnabled`.
+fn push_user(out: &mut String, tenant: &Tenant, idx: u32, user: &User) {
+    json::push_control_user(out, user);
+    // `mailboxEnabled` is the emulator's, not a Graph property: it goes last.
+    out.pop();
+    out.push_str(",\"mailboxEnabled\":");
+    out.push_str(if tenant.mailboxes.enabled(idx) {
+        "true}"
+    } else {
+        "false}"
+    });
+}
+
+fn user_response(tenant: &Tenant, idx: u32, status: StatusCode) -> Response {
     let mut out = String::new();
-    if let Some(user) = dir.user(idx) {
-        json::push_control_user(&mut out, user);
+    if let Some(user) = tenant.directory.user(idx) {
+        push_user(&mut out, tenant, idx, user);
     }
     json_text(status, out)
 }
@@ -56,6 +69,8 @@ fn user_response(dir: &Directory, idx: u32, status: StatusCode) -> Response {
 #[derive(Debug, Default)]
 struct UserBody {
     id: Option<Uuid>,
+    /// The emulator's own switch: whether the user has an Exchange mailbox.
+    mailbox_enabled: Option<bool>,
     created: Option<i64>,
     changes: Vec<Change>,
 }
@@ -110,6 +125,13 @@ fn parse_user_body(body: &Map<String, Value>, creating: bool) -> Result<UserBody
             continue;
         }
         match key.as_str() {
+            "mailboxEnabled" => {
+                let v = value
+                    .as_bool()
+                    .ok_or_else(|| bad_request("mailboxEnabled: expected true or false"))?;
+                out.mailbox_enabled = Some(v);
+                continue;
+            }
             "id" => {
                 let text = value
                     .as_str()
@@ -324,8 +346,11 @@ pub async fn create(State(state): State<AppState>, body: Bytes) -> Result<Respon
         account_enabled: enabled,
         values,
     })?;
+    tenant
+        .mailboxes
+        .reset(idx, parsed.mailbox_enabled.unwrap_or(true));
     user_changed(&state, &mut tenant, id, UserEvent::Upserted);
-    Ok(user_response(&tenant.directory, idx, StatusCode::CREATED))
+    Ok(user_response(&tenant, idx, StatusCode::CREATED))
 }
 
 #[derive(Debug, Deserialize)]
@@ -374,7 +399,12 @@ pub async fn list(
         if taken > 0 {
             out.push(',');
         }
-        json::push_control_user(&mut out, user);
+        push_user(
+            &mut out,
+            &tenant,
+            u32::try_from(pos).unwrap_or(u32::MAX),
+            user,
+        );
         taken += 1;
     }
     out.push(']');
@@ -400,7 +430,7 @@ pub async fn show(
         .find(&id)
         .filter(|i| dir.user(*i).is_some_and(|u| u.life != Life::Purged))
         .ok_or_else(|| user_not_found(&id))?;
-    Ok(user_response(dir, idx, StatusCode::OK))
+    Ok(user_response(&tenant, idx, StatusCode::OK))
 }
 
 /// `PATCH /_emulator/users/{id | upn}`: only the properties sent change.
@@ -435,7 +465,10 @@ pub async fn update(
     if dir.update(idx, parsed.changes)? {
         user_changed(&state, &mut tenant, user_id, UserEvent::Upserted);
     }
-    Ok(user_response(&tenant.directory, idx, StatusCode::OK))
+    if let Some(enabled) = parsed.mailbox_enabled {
+        tenant.mailboxes.set_enabled(idx, enabled);
+    }
+    Ok(user_response(&tenant, idx, StatusCode::OK))
 }
 
 #[derive(Debug, Deserialize)]
@@ -461,6 +494,9 @@ pub async fn remove(
     let user_id = dir.user(idx).map(|u| u.id);
     let event = if params.permanent {
         dir.purge(idx)?;
+        // A purged user's mailbox goes with it; a user re-created with this id starts empty.
+        let enabled = tenant.mailboxes.enabled(idx);
+        tenant.mailboxes.reset(idx, enabled);
         UserEvent::Purged
     } else {
         dir.soft_delete(idx, now)?;
@@ -484,5 +520,5 @@ pub async fn restore(
     if let Some(user_id) = dir.user(idx).map(|u| u.id) {
         user_changed(&state, &mut tenant, user_id, UserEvent::Upserted);
     }
-    Ok(user_response(&tenant.directory, idx, StatusCode::OK))
+    Ok(user_response(&tenant, idx, StatusCode::OK))
 }

@@ -9,7 +9,7 @@
 
 pub mod generate;
 pub mod json;
-mod names;
+pub(crate) mod names;
 pub mod packed;
 pub mod props;
 

@@ -1,12 +1,15 @@
 //! The Microsoft Graph v1.0 half.
 
 pub mod auth;
+pub mod batch;
+pub mod contacts;
 pub mod delta;
 pub mod errors;
 pub mod filter;
 pub mod groups;
 pub mod headers;
 pub mod organization;
+pub mod outlook;
 pub mod paging;
 pub mod query;
 pub mod subscriptions;
@@ -40,6 +43,54 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/v1.0/users/{id}",
             get(users::get).fallback(method_not_allowed),
+        )
+        .route(
+            "/v1.0/users/{id}/contactFolders",
+            get(contacts::folders).fallback(method_not_allowed),
+        )
+        .route(
+            "/v1.0/users/{id}/contactFolders/delta",
+            get(contacts::folders_delta_route).fallback(method_not_allowed),
+        )
+        .route(
+            "/v1.0/users/{id}/contactFolders/{fid}",
+            get(contacts::folder).fallback(method_not_allowed),
+        )
+        .route(
+            "/v1.0/users/{id}/contactFolders/{fid}/childFolders",
+            get(contacts::child_folders).fallback(method_not_allowed),
+        )
+        .route(
+            "/v1.0/users/{id}/contactFolders/{fid}/childFolders/{*rest}",
+            get(contacts::nested).fallback(method_not_allowed),
+        )
+        .route(
+            "/v1.0/users/{id}/contactFolders/{fid}/contacts",
+            get(contacts::folder_contacts).fallback(method_not_allowed),
+        )
+        .route(
+            "/v1.0/users/{id}/contactFolders/{fid}/contacts/delta",
+            get(contacts::folder_contacts_delta).fallback(method_not_allowed),
+        )
+        .route(
+            "/v1.0/users/{id}/contactFolders/{fid}/contacts/{cid}",
+            get(contacts::folder_contact).fallback(method_not_allowed),
+        )
+        .route(
+            "/v1.0/users/{id}/contacts",
+            get(contacts::contacts).fallback(method_not_allowed),
+        )
+        .route(
+            "/v1.0/users/{id}/contacts/delta",
+            get(contacts::contacts_delta_route).fallback(method_not_allowed),
+        )
+        .route(
+            "/v1.0/users/{id}/contacts/{cid}",
+            get(contacts::contact).fallback(method_not_allowed),
+        )
+        .route(
+            "/v1.0/$batch",
+            post(batch::batch).fallback(method_not_allowed),
         )
         .route(
             "/v1.0/groups",
@@ -118,8 +169,12 @@ async fn unknown_segment(
 }
 
 /// Static path segments the Graph routes use, in their canonical case. Later resources
-/// (contactFolders, calendarView, subscriptions, $batch…) are added here.
+/// (calendarView…) are added here.
 const KNOWN_SEGMENTS: &[&str] = &[
+    "$batch",
+    "contactFolders",
+    "childFolders",
+    "contacts",
     "organization",
     "users",
     "groups",
@@ -140,10 +195,18 @@ const SEGMENT_ALIASES: &[(&str, &str)] = &[
     ("microsoft.graph.delta()", "delta"),
     ("delta()", "delta"),
     ("%24count", "$count"),
+    ("%24batch", "$batch"),
 ];
 
 /// Segments after which the next one is an object id, not a resource name.
-const COLLECTIONS: &[&str] = &["users", "groups", "subscriptions"];
+const COLLECTIONS: &[&str] = &[
+    "users",
+    "groups",
+    "subscriptions",
+    "contactFolders",
+    "childFolders",
+    "contacts",
+];
 
 fn canonical_segment(seg: &str) -> Option<&'static str> {
     KNOWN_SEGMENTS

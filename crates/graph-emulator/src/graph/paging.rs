@@ -15,6 +15,12 @@ pub mod kind {
     pub const DELTA_SKIP: u8 = b'S';
     /// Users delta, between rounds.
     pub const DELTA: u8 = b'D';
+    /// Contacts delta of one folder, inside a round / between rounds.
+    pub const CONTACTS_SKIP: u8 = b'C';
+    pub const CONTACTS_DELTA: u8 = b'K';
+    /// Contact-folder delta of one mailbox, inside a round / between rounds.
+    pub const FOLDERS_SKIP: u8 = b'F';
+    pub const FOLDERS_DELTA: u8 = b'G';
 }
 
 fn fnv32(bytes: &[u8]) -> u32 {
@@ -82,6 +88,18 @@ fn encode_value(v: &str) -> String {
 /// `{base}{path}?{the request's other options}&$skiptoken={token}`: the request's query with
 /// any earlier `$skiptoken` replaced, options kept as the client spelled them.
 pub fn next_link(base: &str, path: &str, raw_query: Option<&str>, token: &str) -> String {
+    link_replacing(base, path, raw_query, "skiptoken", token)
+}
+
+/// The request's URL with query option `$name` set to `value` (an earlier one replaced, the
+/// other options kept as the client spelled them).
+pub fn link_replacing(
+    base: &str,
+    path: &str,
+    raw_query: Option<&str>,
+    name: &str,
+    value: &str,
+) -> String {
     let mut parts: Vec<&str> = raw_query
         .unwrap_or("")
         .split('&')
@@ -92,10 +110,10 @@ pub fn next_link(base: &str, path: &str, raw_query: Option<&str>, token: &str) -
                 .strip_prefix('$')
                 .or_else(|| key.strip_prefix("%24"))
                 .unwrap_or(key);
-            !key.eq_ignore_ascii_case("skiptoken")
+            !key.eq_ignore_ascii_case(name)
         })
         .collect();
-    let tail = format!("$skiptoken={token}");
+    let tail = format!("${name}={value}");
     parts.push(&tail);
     format!("{base}{path}?{}", parts.join("&"))
 }

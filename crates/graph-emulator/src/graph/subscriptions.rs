@@ -1,5 +1,5 @@
-//! `/v1.0/subscriptions[/{id}[/reauthorize]]` for user change notifications (§5.1, §5.2,
-//! §5.4). Deliveries and the handshake live in [`crate::subscriptions`].
+//! `/v1.0/subscriptions[/{id}[/reauthorize]]` for user and contact change notifications
+//! (§5.1, §5.2, §5.4). Deliveries and the handshake live in [`crate::subscriptions`].
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -14,13 +14,15 @@ use super::errors::GraphError;
 use super::headers::GraphCtx;
 use crate::state::AppState;
 use crate::subscriptions::{
-    ChangeType, ExpiryProblem, HandshakeFailure, PER_APP_QUOTA, Subscription, USERS_MAX_MINUTES,
-    grant_expiration, validate_endpoint,
+    ChangeType, ExpiryProblem, HandshakeFailure, PER_APP_QUOTA, PER_MAILBOX_QUOTA, Subscription,
+    Target, USERS_MAX_MINUTES, grant_expiration, grant_outlook_expiration, validate_endpoint,
 };
 use crate::tokens::AccessClaims;
 
 /// The only application permission documented for `/users` subscriptions (§5.1, §9).
 const SUBSCRIBE_ROLES: &[&str] = &["User.Read.All"];
+/// Contact subscriptions need a contacts permission (§5.1).
+const CONTACT_ROLES: &[&str] = super::outlook::READ_ROLES;
 
 /// Properties of microsoft.graph.subscription a create body may carry.
 const KNOWN: &[&str] = &[
@@ -103,10 +105,24 @@ fn authorize(
     op: Operation,
 ) -> Result<AccessClaims, GraphError> {
     let claims = auth::authenticate(state, ctx, headers)?;
-    if claims.has_any_role(SUBSCRIBE_ROLES) {
+    if claims.has_any_role(SUBSCRIBE_ROLES) || claims.has_any_role(CONTACT_ROLES) {
         Ok(claims)
     } else {
         // What an app without User.Read.All reported (§5.1, §9) [obs].
+        Err(extension_error(StatusCode::FORBIDDEN, op, "Forbidden"))
+    }
+}
+
+/// The role a subscription's resource needs, checked again once the subscription is known.
+fn check_role(claims: &AccessClaims, s: &Subscription, op: Operation) -> Result<(), GraphError> {
+    let roles = if s.target.is_outlook() {
+        CONTACT_ROLES
+    } else {
+        SUBSCRIBE_ROLES
+    };
+    if claims.has_any_role(roles) {
+        Ok(())
+    } else {
         Err(extension_error(StatusCode::FORBIDDEN, op, "Forbidden"))
     }
 }
@@ -178,19 +194,91 @@ fn parse_endpoint(name: &str, text: &str) -> Result<url::Url, GraphError> {
     }
 }
 
-/// `users`, `/users` or `/users/{id}` (case-insensitive) → `Some(None)` / `Some(Some(id))`.
-fn parse_resource(resource: &str) -> Option<Option<Uuid>> {
+/// A `resource` the emulator can watch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Resource {
+    Users(Option<Uuid>),
+    /// `users/{id | upn}/contacts` or `users/{id | upn}/contactFolders/{folderId}/contacts`.
+    Contacts {
+        user: String,
+        folder: Option<String>,
+    },
+}
+
+/// `users`, `/users`, `/users/{id}`, `/users/{id}/contacts`,
+/// `/users/{id}/contactFolders/{folderId}/contacts` (segment names in any case).
+fn parse_resource(resource: &str) -> Option<Resource> {
     let path = resource.trim_start_matches('/');
-    let mut parts = path.split('/');
-    let first = parts.next()?;
-    if !first.eq_ignore_ascii_case("users") {
-        return None;
-    }
-    match (parts.next(), parts.next()) {
-        (None, _) | (Some(""), None) => Some(None),
-        (Some(id), None) => Uuid::parse_str(id).ok().map(Some),
+    let parts: Vec<&str> = path.split('/').collect();
+    let is = |s: &str, name: &str| s.eq_ignore_ascii_case(name);
+    match parts.as_slice() {
+        [u] | [u, ""] if is(u, "users") => Some(Resource::Users(None)),
+        [u, id] if is(u, "users") => Uuid::parse_str(id).ok().map(|id| Resource::Users(Some(id))),
+        [u, id, c] if is(u, "users") && is(c, "contacts") && !id.is_empty() => {
+            Some(Resource::Contacts {
+                user: (*id).to_owned(),
+                folder: None,
+            })
+        }
+        [u, id, f, fid, c]
+            if is(u, "users")
+                && is(f, "contactFolders")
+                && is(c, "contacts")
+                && !id.is_empty()
+                && !fid.is_empty() =>
+        {
+            Some(Resource::Contacts {
+                user: (*id).to_owned(),
+                folder: Some((*fid).to_owned()),
+            })
+        }
         _ => None,
     }
+}
+
+/// The user (and folder) a contacts resource names, resolved now: subscriptions follow the
+/// object, not the spelling.
+fn resolve_contacts(
+    state: &AppState,
+    op: Operation,
+    user: &str,
+    folder: Option<&str>,
+) -> Result<Target, GraphError> {
+    let missing = |what: &str| {
+        extension_error(
+            StatusCode::NOT_FOUND,
+            op,
+            &format!("The {what} was not found."),
+        )
+    };
+    let mut tenant = state.tenant();
+    let crate::state::Tenant {
+        directory,
+        mailboxes,
+        ..
+    } = &mut *tenant;
+    let idx = directory
+        .find_live(user)
+        .ok_or_else(|| missing(&format!("user '{user}'")))?;
+    let record = directory.user(idx).ok_or_else(|| missing("user"))?;
+    let user_id = record.id;
+    let Some(mb) = mailboxes.open(idx, record) else {
+        return Err(extension_error(
+            StatusCode::NOT_FOUND,
+            op,
+            "MailboxNotEnabledForRESTAPI: The mailbox is either inactive, soft-deleted, or is hosted on-premise.",
+        ));
+    };
+    let folder = folder
+        .map(|f| {
+            mb.folder_num(f)
+                .map_err(|_| missing(&format!("contact folder '{f}'")))
+        })
+        .transpose()?;
+    Ok(Target::Contacts {
+        user: user_id,
+        folder,
+    })
 }
 
 fn parse_expiration(text: &str) -> Result<Timestamp, GraphError> {
@@ -201,9 +289,19 @@ fn parse_expiration(text: &str) -> Result<Timestamp, GraphError> {
     })
 }
 
-fn grant(state: &AppState, requested: Timestamp, now: Timestamp) -> Result<Timestamp, GraphError> {
+fn grant(
+    state: &AppState,
+    requested: Timestamp,
+    now: Timestamp,
+    outlook: bool,
+) -> Result<Timestamp, GraphError> {
     let config = state.tenant().subscriptions.config.clone();
-    grant_expiration(requested, now, &config).map_err(|problem| match problem {
+    let granted = if outlook {
+        grant_outlook_expiration(requested, now, &config)
+    } else {
+        grant_expiration(requested, now, &config)
+    };
+    granted.map_err(|problem| match problem {
         // [inf] wording.
         ExpiryProblem::Past => invalid("Subscription expiration must be in the future."),
         // [obs] the 2018 message, with the users maximum (§5.1).
@@ -264,14 +362,20 @@ async fn create_inner(
         )));
     }
     let resource = string_prop(&map, "resource", true)?.unwrap_or_default();
-    let user = parse_resource(resource).ok_or_else(|| {
-        // [inf] the emulator models user subscriptions only.
+    let parsed = parse_resource(resource).ok_or_else(|| {
+        // [inf] the emulator models user and contact subscriptions only.
         invalid(format!(
-            "Resource '{resource}' is not supported by the emulator; use '/users' or '/users/{{id}}'."
+            "Resource '{resource}' is not supported by the emulator; use '/users', '/users/{{id}}', '/users/{{id}}/contacts' or '/users/{{id}}/contactFolders/{{folderId}}/contacts'."
         ))
     })?;
+    let outlook = matches!(parsed, Resource::Contacts { .. });
     // The permission check belongs to the resource, so it follows the resource check.
-    if !claims.has_any_role(SUBSCRIBE_ROLES) {
+    let roles = if outlook {
+        CONTACT_ROLES
+    } else {
+        SUBSCRIBE_ROLES
+    };
+    if !claims.has_any_role(roles) {
         return Err(extension_error(StatusCode::FORBIDDEN, op, "Forbidden"));
     }
     let change_type = string_prop(&map, "changeType", true)?.unwrap_or_default();
@@ -280,6 +384,7 @@ async fn create_inner(
         let parsed = match part {
             "updated" => ChangeType::Updated,
             "deleted" => ChangeType::Deleted,
+            "created" if outlook => ChangeType::Created,
             "created" => {
                 // §5.1: users support updated and deleted only [inf wording].
                 return Err(extension_error(
@@ -323,28 +428,43 @@ async fn create_inner(
         )));
     }
     if map.get("includeResourceData") == Some(&Value::Bool(true)) {
-        return Err(extension_error(
-            StatusCode::BAD_REQUEST,
-            op,
-            "Rich notifications (includeResourceData) are not supported for resource 'users'.",
-        ));
+        let reason = if outlook {
+            // [inf] Graph has rich contact notifications; the emulator sends basic ones.
+            "Rich notifications (includeResourceData) are not supported by the emulator."
+        } else {
+            "Rich notifications (includeResourceData) are not supported for resource 'users'."
+        };
+        return Err(extension_error(StatusCode::BAD_REQUEST, op, reason));
     }
     let requested =
         parse_expiration(string_prop(&map, "expirationDateTime", true)?.unwrap_or_default())?;
     let now = state.now();
-    let expiration = grant(state, requested, now)?;
+    let expiration = grant(state, requested, now, outlook)?;
+    let target = match parsed {
+        Resource::Users(user) => Target::Users(user),
+        Resource::Contacts { user, folder } => {
+            resolve_contacts(state, op, &user, folder.as_deref())?
+        }
+    };
     let quota_error = || {
-        extension_error(
-            StatusCode::FORBIDDEN,
-            op,
-            &format!(
+        let reason = if outlook {
+            format!(
+                "Subscriptions limit exceeded: at most {PER_MAILBOX_QUOTA} subscriptions per mailbox."
+            )
+        } else {
+            format!(
                 "Subscriptions limit exceeded: at most {PER_APP_QUOTA} user subscriptions per app and tenant."
-            ),
-        )
+            )
+        };
+        extension_error(StatusCode::FORBIDDEN, op, &reason)
+    };
+    let over_quota = |list: &[Subscription], now: Timestamp| match &target {
+        Target::Contacts { user, .. } => mailbox_quota_used(list, *user, now) >= PER_MAILBOX_QUOTA,
+        Target::Users(_) => quota_used(list, &claims.appid, now) >= PER_APP_QUOTA,
     };
     let id = {
         let mut tenant = state.tenant();
-        if quota_used(&tenant.subscriptions.list, &claims.appid, now) >= PER_APP_QUOTA {
+        if over_quota(&tenant.subscriptions.list, now) {
             return Err(quota_error());
         }
         tenant.new_guid()
@@ -360,7 +480,7 @@ async fn create_inner(
     let subscription = Subscription {
         id,
         resource: resource.to_owned(),
-        user,
+        target: target.clone(),
         application_id: claims.appid.clone(),
         creator_id: claims.oid.clone(),
         change_type: change_type.to_owned(),
@@ -374,16 +494,28 @@ async fn create_inner(
         reauthorizations: 0,
     };
     let mut tenant = state.tenant();
-    if quota_used(&tenant.subscriptions.list, &claims.appid, state.now()) >= PER_APP_QUOTA {
+    if over_quota(&tenant.subscriptions.list, state.now()) {
         return Err(quota_error());
     }
     tenant.subscriptions.list.push(subscription.clone());
     Ok(subscription)
 }
 
+/// The app's live user subscriptions (the 100 per app and tenant quota, §5.1).
 fn quota_used(list: &[Subscription], app: &str, now: Timestamp) -> usize {
     list.iter()
-        .filter(|s| s.is_live(now) && s.application_id.eq_ignore_ascii_case(app))
+        .filter(|s| {
+            s.is_live(now) && !s.target.is_outlook() && s.application_id.eq_ignore_ascii_case(app)
+        })
+        .count()
+}
+
+/// Live subscriptions on one mailbox, every app's (the 1,000 per mailbox quota, §5.1).
+fn mailbox_quota_used(list: &[Subscription], user: Uuid, now: Timestamp) -> usize {
+    list.iter()
+        .filter(|s| {
+            s.is_live(now) && matches!(s.target, Target::Contacts { user: u, .. } if u == user)
+        })
         .count()
 }
 
@@ -454,15 +586,16 @@ pub async fn update(
         }
         let requested =
             parse_expiration(string_prop(&map, "expirationDateTime", true)?.unwrap_or_default())?;
-        if state
-            .tenant()
-            .subscriptions
-            .live_of_app(&id, &claims.appid, ctx.now)
-            .is_none()
-        {
-            return Err(not_found(op));
-        }
-        let expiration = grant(&state, requested, ctx.now)?;
+        let outlook = {
+            let tenant = state.tenant();
+            let s = tenant
+                .subscriptions
+                .live_of_app(&id, &claims.appid, ctx.now)
+                .ok_or_else(|| not_found(op))?;
+            check_role(&claims, s, op)?;
+            s.target.is_outlook()
+        };
+        let expiration = grant(&state, requested, ctx.now, outlook)?;
         let mut tenant = state.tenant();
         let s = tenant
             .subscriptions
@@ -521,6 +654,9 @@ pub async fn reauthorize(
     else {
         return not_found(op).render(&ctx);
     };
+    if let Err(e) = check_role(&claims, s, op) {
+        return e.render(&ctx);
+    }
     s.reauthorizations += 1;
     StatusCode::NO_CONTENT.into_response()
 }

@@ -419,3 +419,63 @@ impl Emu {
         r.json()["access_token"].as_str().expect("token").to_owned()
     }
 }
+
+/// Roles of an app that reads contacts (and users, to find them).
+pub const CONTACT_ROLES: &[&str] = &["Contacts.Read", "User.Read.All"];
+
+impl Emu {
+    /// A token for a consented app holding [`CONTACT_ROLES`].
+    pub async fn contacts_reader(&self) -> String {
+        let app = self.app(CONTACT_ROLES, true).await;
+        self.access_token(&app).await
+    }
+
+    /// A Graph request with a token and an optional JSON body.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut req = self.http.request(method, self.url(path)).bearer_auth(token);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        Reply::from(req.send().await.expect("request")).await
+    }
+
+    /// Creates a contact through the control API; returns the created contact.
+    pub async fn create_contact(&self, user: &str, body: Value) -> Value {
+        let r = self
+            .post_json(&format!("/_emulator/users/{user}/contacts"), body)
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        r.json()
+    }
+
+    /// Creates a contact folder through the control API; returns its id.
+    pub async fn create_folder(&self, user: &str, name: &str, parent: Option<&str>) -> String {
+        let mut body = json!({ "displayName": name });
+        if let Some(p) = parent {
+            body["parentFolderId"] = json!(p);
+        }
+        let r = self
+            .post_json(&format!("/_emulator/users/{user}/contactFolders"), body)
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        r.json()["id"].as_str().expect("folder id").to_owned()
+    }
+}
+
+/// The `id`s of a list of items.
+pub fn ids(items: &[Value]) -> Vec<String> {
+    items
+        .iter()
+        .map(|i| i["id"].as_str().expect("id").to_owned())
+        .collect()
+}

@@ -14,7 +14,7 @@ async fn tenant_is_seeded_and_configurable() {
     assert_eq!(
         t,
         json!({"id": a.tenant, "domain": "contoso.onmicrosoft.com", "displayName": "Contoso",
-               "users": 0, "softDeletedUsers": 0, "groups": 0})
+               "users": 0, "softDeletedUsers": 0, "groups": 0, "materialisedMailboxes": 0})
     );
 
     let custom = graph_emulator::RunningEmulator::start(graph_emulator::EmulatorConfig {

@@ -173,5 +173,8 @@ async fn stats_count_by_route_pattern_including_faulted() {
         .expect("delete");
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     let stats = emu.get("/_emulator/stats").await.json();
-    assert_eq!(stats, json!({"total": 0, "routes": {}}));
+    assert_eq!(
+        stats,
+        json!({"total": 0, "routes": {}, "batch_total": 0, "batch_routes": {}})
+    );
 }

@@ -1,7 +1,9 @@
 //! Integration tests: every request goes over HTTP to `RunningEmulator::start` on port 0.
 
+mod batch;
 mod common;
 mod consent;
+mod contacts;
 mod control;
 mod delta;
 mod directory;

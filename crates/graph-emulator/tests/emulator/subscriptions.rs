@@ -968,3 +968,107 @@ async fn subscriptions_expire_by_the_emulator_clock() {
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert!(hook.bodies("ok").is_empty(), "no deliveries after expiry");
 }
+
+#[tokio::test]
+async fn contact_changes_are_delivered() {
+    let (emu, hook, users_token) = setup().await;
+    let app = emu.app(&["Contacts.Read"], true).await;
+    let token = emu.access_token(&app).await;
+    let user = emu.create_user(json!({"displayName": "Ada"})).await;
+    let folder = emu.create_folder(&user, "Customers", None).await;
+
+    let mut body = subscription_body(&hook, "ok", None);
+    body["resource"] = json!(format!("/users/{user}/contacts"));
+    body["changeType"] = json!("created,updated,deleted");
+    // Longer than Outlook allows: shortened to 10,080 minutes (§5.1).
+    body["expirationDateTime"] = json!(in_minutes(20_000));
+    let r = emu
+        .graph(
+            Method::POST,
+            "/v1.0/subscriptions",
+            &users_token,
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::FORBIDDEN,
+        "contacts need Contacts.Read: {}",
+        r.text
+    );
+    let s = subscribe(&emu, &token, body.clone()).await;
+    assert!((10_078..=10_080).contains(&minutes_from_now(expiry(&s["expirationDateTime"]))));
+    assert_eq!(s["resource"], format!("/users/{user}/contacts"));
+    let mut in_folder = subscription_body(&hook, "life", None);
+    in_folder["resource"] = json!(format!("users/{user}/contactFolders/{folder}/contacts"));
+    in_folder["changeType"] = json!("created,deleted");
+    let fs = subscribe(&emu, &token, in_folder).await;
+    let mut missing = body.clone();
+    missing["resource"] = json!("/users/nobody@contoso.onmicrosoft.com/contacts");
+    let r = emu
+        .graph(Method::POST, "/v1.0/subscriptions", &token, Some(missing))
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+    assert_eq!(r.json()["error"]["code"], "ExtensionError");
+
+    let contact = emu.create_contact(&user, json!({"givenName": "Zoë"})).await;
+    let cid = contact["id"].as_str().expect("id");
+    let bodies = hook.wait_for("ok", 1).await;
+    let n = &bodies[0]["value"][0];
+    assert_eq!(n["subscriptionId"], s["id"]);
+    assert_eq!(n["changeType"], "created");
+    assert_eq!(n["clientState"], "s3cret");
+    assert_eq!(n["resource"], format!("Users/{user}/Contacts/{cid}"));
+    assert_eq!(
+        n["resourceData"],
+        json!({
+            "@odata.type": "#Microsoft.Graph.Contact",
+            "@odata.id": format!("Users/{user}/Contacts/{cid}"),
+            "@odata.etag": contact["@odata.etag"],
+            "id": cid,
+        })
+    );
+    assert!(hook.bodies("life").is_empty(), "not in the folder");
+
+    // A move: updated for the mailbox, created in the folder it enters.
+    let r = emu
+        .patch_json(
+            &format!("/_emulator/users/{user}/contacts/{cid}"),
+            json!({"parentFolderId": folder}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let bodies = hook.wait_for("ok", 2).await;
+    assert_eq!(bodies[1]["value"][0]["changeType"], "updated");
+    let in_folder = hook.wait_for("life", 1).await;
+    assert_eq!(in_folder[0]["value"][0]["changeType"], "created");
+    assert_eq!(in_folder[0]["value"][0]["subscriptionId"], fs["id"]);
+
+    // A write that changes nothing sends nothing; a delete reaches both.
+    emu.patch_json(
+        &format!("/_emulator/users/{user}/contacts/{cid}"),
+        json!({"givenName": "Zoë"}),
+    )
+    .await;
+    let r = emu
+        .delete(&format!("/_emulator/users/{user}/contacts/{cid}"))
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let bodies = hook.wait_for("ok", 3).await;
+    assert_eq!(bodies.len(), 3, "{bodies:?}");
+    assert_eq!(bodies[2]["value"][0]["changeType"], "deleted");
+    let in_folder = hook.wait_for("life", 2).await;
+    assert_eq!(in_folder[1]["value"][0]["changeType"], "deleted");
+
+    // Renewal follows the Outlook maximum too.
+    let r = emu
+        .graph(
+            Method::PATCH,
+            &format!("/v1.0/subscriptions/{}", s["id"].as_str().expect("id")),
+            &token,
+            Some(json!({"expirationDateTime": in_minutes(30_000)})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!((10_078..=10_080).contains(&minutes_from_now(expiry(&r.json()["expirationDateTime"]))));
+}
