@@ -188,8 +188,7 @@ struct UserItem {
     account_enabled: Option<bool>,
     user_type: Option<String>,
     employee_id: Option<String>,
-    // `usageLocation` is selected (tracked by the delta) but the core's DirectoryUser has no
-    // field for it yet, so it is skipped while decoding.
+    usage_location: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -236,6 +235,7 @@ fn to_change(item: UserItem) -> Option<DirectoryChange> {
         account_enabled: item.account_enabled,
         user_type: item.user_type,
         employee_id: item.employee_id,
+        usage_location: item.usage_location,
     }))
 }
 
@@ -255,7 +255,7 @@ application permission with admin consent in Microsoft Entra ID, then reconnect 
 
 /// §2.3: the delta token is expired (`syncStateNotFound`) or no longer valid (`resyncRequired`);
 /// either code may sit in `innerError`, and any 4xx can carry it.
-fn is_delta_expired(error: &ApiError) -> bool {
+pub(crate) fn is_delta_expired(error: &ApiError) -> bool {
     let expired = |code: &str| {
         code.eq_ignore_ascii_case("syncStateNotFound")
             || code.eq_ignore_ascii_case("resyncRequired")
@@ -304,7 +304,7 @@ pub(crate) fn directory_error(error: GraphError, permission: &str) -> DirectoryE
     }
 }
 
-fn api_error(e: &ApiError, permission: &str) -> DirectoryError {
+pub(crate) fn api_error(e: &ApiError, permission: &str) -> DirectoryError {
     if is_delta_expired(e) {
         return DirectoryError::DeltaExpired;
     }
@@ -658,7 +658,7 @@ mod tests {
         let p = page(
             r##"{"value":[
               {"id":"a","displayName":"Adele","mobilePhone":null,"businessPhones":["+1 425 555 0109"],
-               "accountEnabled":false,"userType":"Member","newProperty":{"x":1},"@odata.type":"#microsoft.graph.user"},
+               "accountEnabled":false,"userType":"Member","usageLocation":"CH","newProperty":{"x":1},"@odata.type":"#microsoft.graph.user"},
               {"displayName":"Ghost without id"},
               {"id":"b","businessPhones":null},
               {"id":"c"},
@@ -678,6 +678,7 @@ mod tests {
         assert_eq!(a.business_phones, ["+1 425 555 0109"]);
         assert_eq!(a.account_enabled, Some(false));
         assert_eq!(a.user_type.as_deref(), Some("Member"));
+        assert_eq!(a.usage_location.as_deref(), Some("CH"));
         for (change, id) in p.changes[1..3].iter().zip(["b", "c"]) {
             match change {
                 DirectoryChange::Upsert(u) => {

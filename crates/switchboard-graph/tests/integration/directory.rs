@@ -137,6 +137,7 @@ fn assert_same(user: &DirectoryUser, graph: &Value) {
     assert_eq!(user.office_location, text(graph, "officeLocation"));
     assert_eq!(user.user_type, text(graph, "userType"));
     assert_eq!(user.employee_id, text(graph, "employeeId"));
+    assert_eq!(user.usage_location, text(graph, "usageLocation"));
     assert_eq!(user.account_enabled, graph["accountEnabled"].as_bool());
     let phones: Vec<String> = graph["businessPhones"]
         .as_array()
