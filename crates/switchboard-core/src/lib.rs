@@ -2,6 +2,7 @@
 //! Adapters (Graph, store, HTTP, SIP) implement the [`ports`] and the binary wires them together.
 
 pub mod auth;
+pub mod calendar;
 pub mod clock;
 pub mod contacts;
 pub mod notifications;
