@@ -157,6 +157,9 @@ pub struct UserSync {
     running: tokio::sync::Mutex<()>,
     progress: Mutex<Option<SyncRunRecord>>,
     next_run: Mutex<Option<Timestamp>>,
+    /// Counts finished runs (dry runs excluded), so what derives from extensions (the
+    /// caller-ID index, the calendar and contact scopes) can follow without polling the store.
+    finished: tokio::sync::watch::Sender<u64>,
 }
 
 impl UserSync {
@@ -175,7 +178,13 @@ impl UserSync {
             running: tokio::sync::Mutex::new(()),
             progress: Mutex::new(None),
             next_run: Mutex::new(None),
+            finished: tokio::sync::watch::Sender::new(0),
         }
+    }
+
+    /// Changes after every finished run that may have written extensions.
+    pub fn finished_runs(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.finished.subscribe()
     }
 
     /// The directory the runs read: also what the console's user and group picker searches.
@@ -286,7 +295,11 @@ impl UserSync {
             },
             _ => job.full(state).await,
         };
-        job.finish(result.err()).await
+        let outcome = job.finish(result.err()).await;
+        if !request.dry_run {
+            self.finished.send_modify(|n| *n += 1);
+        }
+        outcome
     }
 }
 
