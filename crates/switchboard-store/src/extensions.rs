@@ -27,7 +27,7 @@ macro_rules! columns {
     () => {
         "e.number, e.origin, e.graph_user_id, e.first_name, e.last_name, e.display_name, \
          e.email, e.upn, e.mobile, e.business_phone, e.job_title, e.department, e.office, \
-         e.enabled, e.excluded, e.created_at, e.updated_at, e.synced_at"
+         e.usage_location, e.enabled, e.excluded, e.created_at, e.updated_at, e.synced_at"
     };
 }
 
@@ -93,6 +93,7 @@ fn decode(row: &AnyRow) -> Result<StoredExtension, StoreError> {
             job_title: text("job_title")?,
             department: text("department")?,
             office: text("office")?,
+            usage_location: text("usage_location")?,
         },
         enabled: flag_column(row, TABLE, "enabled")?,
         excluded: flag_column(row, TABLE, "excluded")?,
@@ -189,7 +190,7 @@ pub(crate) async fn list(
 }
 
 /// `%`, `_` and the escape character itself match literally (`ESCAPE '\'`).
-fn escape_like(s: &str) -> String {
+pub(crate) fn escape_like(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         if matches!(c, '\\' | '%' | '_') {
@@ -584,8 +585,8 @@ pub(crate) async fn tombstoned_among(
 
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
 
-/// Binds the ten [`SyncedFields`] columns in the order every column list here names them:
-/// `first_name` … `office`.
+/// Binds the eleven [`SyncedFields`] columns in the order every column list here names them:
+/// `first_name` … `office`, `usage_location`.
 fn bind_fields<'q>(statement: AnyQuery<'q>, f: &SyncedFields) -> AnyQuery<'q> {
     statement
         .bind(f.first_name.as_str())
@@ -598,6 +599,7 @@ fn bind_fields<'q>(statement: AnyQuery<'q>, f: &SyncedFields) -> AnyQuery<'q> {
         .bind(f.job_title.as_str())
         .bind(f.department.as_str())
         .bind(f.office.as_str())
+        .bind(f.usage_location.as_str())
 }
 
 /// Inserts an extension that was never synced (`synced_at` NULL).
@@ -609,8 +611,9 @@ pub(crate) async fn insert(
     let statement = sqlx::query(
         "INSERT INTO extensions (number, origin, graph_user_id, first_name, last_name, \
                 display_name, email, upn, mobile, business_phone, job_title, department, office, \
-                enabled, excluded, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16)",
+                usage_location, enabled, excluded, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+                 $17)",
     )
     .bind(ext.number.as_str())
     .bind(origin_str(ext.origin))
@@ -634,7 +637,7 @@ pub(crate) async fn update_local(
     let statement = sqlx::query(
         "UPDATE extensions SET first_name = $2, last_name = $3, display_name = $4, email = $5, \
                 upn = $6, mobile = $7, business_phone = $8, job_title = $9, department = $10, \
-                office = $11, excluded = $12, updated_at = $13 \
+                office = $11, usage_location = $12, excluded = $13, updated_at = $14 \
          WHERE number = $1",
     )
     .bind(ext.number.as_str());
@@ -722,9 +725,9 @@ pub(crate) async fn upsert_synced(
     rows: &[Extension],
     at: Timestamp,
 ) -> Result<(), sqlx::Error> {
-    const PER_ROW: usize = 14;
+    const PER_ROW: usize = 15;
     for chunk in rows.chunks(SYNCED_ROWS) {
-        // $1 = at, $2 = false (a new extension is not excluded), then 14 per row.
+        // $1 = at, $2 = false (a new extension is not excluded), then 15 per row.
         let values = (0..chunk.len())
             .map(|i| {
                 let first = 3 + i * PER_ROW;
@@ -736,7 +739,8 @@ pub(crate) async fn upsert_synced(
         let sql = format!(
             "INSERT INTO extensions (number, origin, graph_user_id, first_name, last_name, \
                     display_name, email, upn, mobile, business_phone, job_title, department, \
-                    office, enabled, excluded, created_at, updated_at, synced_at) \
+                    office, usage_location, enabled, excluded, created_at, updated_at, \
+                    synced_at) \
              VALUES {values} \
              ON CONFLICT (number) DO UPDATE SET \
                     origin = excluded.origin, \
@@ -751,6 +755,7 @@ pub(crate) async fn upsert_synced(
                     job_title = excluded.job_title, \
                     department = excluded.department, \
                     office = excluded.office, \
+                    usage_location = excluded.usage_location, \
                     enabled = excluded.enabled, \
                     updated_at = excluded.updated_at, \
                     synced_at = excluded.synced_at"
@@ -796,6 +801,7 @@ mod tests {
             job_title: "8".into(),
             department: "9".into(),
             office: "10".into(),
+            usage_location: "GB".into(),
         };
         for change in SyncedFields::default().changes_to(&all) {
             *field_mut(&mut fields, change.field).unwrap() = change.after;

@@ -1,13 +1,13 @@
-//! Switchboard's persistent state: one implementation of the [`Store`], [`ExtensionStore`] and
-//! [`SubscriptionStore`] ports over `sqlx::AnyPool` that runs the same SQL on SQLite and
-//! PostgreSQL, the migrations for both engines, and [`FileKeyVault`], the directory of 0600 files
-//! that holds private keys.
+//! Switchboard's persistent state: one implementation of the [`Store`], [`ExtensionStore`],
+//! [`SubscriptionStore`] and [`PhonebookStore`] ports over `sqlx::AnyPool` that runs the same SQL
+//! on SQLite and PostgreSQL, the migrations for both engines, and [`FileKeyVault`], the directory
+//! of 0600 files that holds private keys.
 //!
 //! Layout: [`open()`] parses the database URL, connects and migrates; `store.rs` maps the ports
 //! onto one module per aggregate (`connection`, `consent`, `admins`, `sessions`, `api_tokens`;
 //! `extensions` with `user_batch` and `local_changes` writing them, `audit`, `sync_records`,
-//! `subscriptions`); `support.rs` holds what they share (error mapping, row decoding, timestamps,
-//! `IN` lists, write transactions).
+//! `subscriptions`, `phonebook`); `support.rs` holds what they share (error mapping, row
+//! decoding, timestamps, `IN` lists, write transactions).
 //!
 //! Stored representation: timestamps are `BIGINT` Unix milliseconds (sub-millisecond precision is
 //! dropped), structured values are JSON in `TEXT` columns, enums are their `as_str()` spelling,
@@ -16,6 +16,7 @@
 //! [`Store`]: switchboard_core::ports::Store
 //! [`ExtensionStore`]: switchboard_core::ports::ExtensionStore
 //! [`SubscriptionStore`]: switchboard_core::ports::SubscriptionStore
+//! [`PhonebookStore`]: switchboard_core::ports::PhonebookStore
 
 mod admins;
 mod api_tokens;
@@ -26,6 +27,8 @@ mod extensions;
 mod leader;
 mod local_changes;
 mod open;
+mod phonebook;
+mod presence;
 mod sessions;
 mod store;
 mod subscriptions;

@@ -1,16 +1,21 @@
-//! The `Store`, `ExtensionStore` and `SubscriptionStore` ports, mapped onto one module per aggregate.
+//! The `Store`, `ExtensionStore`, `SubscriptionStore` and `PhonebookStore` ports, mapped onto
+//! one module per aggregate.
 
 use crate::open::SqlStore;
 use crate::{
-    admins, api_tokens, audit, connection, consent, extensions, local_changes, sessions,
+    admins, api_tokens, audit, connection, consent, extensions, local_changes, phonebook, sessions,
     subscriptions, sync_records, user_batch,
 };
 use async_trait::async_trait;
 use jiff::Timestamp;
 use switchboard_core::auth::{AdminUser, ApiTokenRecord, SessionRecord};
+use switchboard_core::contacts::{
+    Book, MailboxSyncState, PhonebookEntry, PhonebookQuery, PhonebookWrite,
+};
 use switchboard_core::office365::Connection;
 use switchboard_core::ports::{
-    ExtensionStore, ReceivedNotification, Store, StoreError, SubscriptionRecord, SubscriptionStore,
+    ExtensionStore, PhonebookStore, ReceivedNotification, Store, StoreError, SubscriptionRecord,
+    SubscriptionStore,
 };
 use switchboard_core::users::{
     AuditEntry, Extension, ExtensionQuery, ExtensionRecord, PlanningSnapshot, SyncRunRecord,
@@ -239,5 +244,71 @@ impl SubscriptionStore for SqlStore {
         notification: &ReceivedNotification,
     ) -> Result<bool, StoreError> {
         subscriptions::record_notification(&self.pool, notification).await
+    }
+}
+
+#[async_trait]
+impl PhonebookStore for SqlStore {
+    async fn apply_phonebook_write(&self, write: &PhonebookWrite) -> Result<(), StoreError> {
+        phonebook::apply_write(&self.pool, self.engine(), write).await
+    }
+
+    async fn remove_folder(&self, mailbox_id: &str, folder_id: &str) -> Result<u64, StoreError> {
+        phonebook::remove_folder(&self.pool, self.engine(), mailbox_id, folder_id).await
+    }
+
+    async fn remove_mailbox(&self, mailbox_id: &str) -> Result<u64, StoreError> {
+        phonebook::remove_mailbox(&self.pool, self.engine(), mailbox_id).await
+    }
+
+    async fn load_mailbox_state(
+        &self,
+        mailbox_id: &str,
+    ) -> Result<Option<MailboxSyncState>, StoreError> {
+        phonebook::load_mailbox_state(&self.pool, mailbox_id).await
+    }
+
+    async fn save_mailbox_state(&self, state: &MailboxSyncState) -> Result<(), StoreError> {
+        phonebook::save_mailbox_state(&self.pool, state).await
+    }
+
+    async fn list_mailboxes(&self) -> Result<Vec<(String, String, Option<String>)>, StoreError> {
+        phonebook::list_mailboxes(&self.pool).await
+    }
+
+    async fn phonebook(
+        &self,
+        book: &Book,
+        query: &PhonebookQuery,
+    ) -> Result<Vec<PhonebookEntry>, StoreError> {
+        phonebook::phonebook(&self.pool, book, query).await
+    }
+
+    async fn count_phonebook(&self, book: &Book) -> Result<u64, StoreError> {
+        phonebook::count_phonebook(&self.pool, book).await
+    }
+
+    async fn phonebook_entries_page(
+        &self,
+        after: Option<(&str, &str)>,
+        limit: u32,
+    ) -> Result<Vec<PhonebookEntry>, StoreError> {
+        phonebook::entries_page(&self.pool, after, limit).await
+    }
+
+    async fn book_version(&self, book: &Book) -> Result<i64, StoreError> {
+        phonebook::book_version(&self.pool, book).await
+    }
+
+    async fn set_phonebook_secret(
+        &self,
+        number: &str,
+        secret_sha256: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        phonebook::set_secret(&self.pool, self.engine(), number, secret_sha256).await
+    }
+
+    async fn phonebook_secret(&self, number: &str) -> Result<Option<String>, StoreError> {
+        phonebook::secret(&self.pool, number).await
     }
 }

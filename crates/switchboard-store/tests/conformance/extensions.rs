@@ -28,6 +28,7 @@ pub fn fields(first: &str) -> SyncedFields {
         job_title: "Engineer".into(),
         department: "R&D".into(),
         office: "London".into(),
+        usage_location: "GB".into(),
     }
 }
 
@@ -293,6 +294,26 @@ pub async fn update_changes_only_the_named_fields(ctx: &Ctx<'_>) {
         json!({ "changes": [{ "field": "office", "before": "London", "after": "Paris" }] })
     );
     assert_eq!(get(ctx, "100").await.fields.office, "Paris");
+
+    // The usage location round-trips like every other synced field.
+    apply_ok(
+        ctx,
+        T2,
+        vec![update(
+            "u-ada",
+            "100",
+            vec![change("usage_location", "GB", "DE")],
+        )],
+    )
+    .await;
+    assert_eq!(get(ctx, "100").await.fields.usage_location, "DE");
+    let listed = ctx
+        .ext
+        .extensions_for_users(&["u-ada".to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(listed[0].fields.usage_location, "DE");
+    assert_eq!(get(ctx, "101").await.fields.usage_location, "GB");
 }
 
 pub async fn disable_and_enable(ctx: &Ctx<'_>) {

@@ -73,6 +73,7 @@ pub async fn edit_an_extension(ctx: &Ctx<'_>) {
     let mut edited = fields("Ada");
     edited.display_name = "Front desk".into();
     edited.office = String::new();
+    edited.usage_location = "FR".into();
     assert!(
         ctx.ext
             .edit_extension("200", &edited, "admin:bob", ts(T1))
@@ -94,6 +95,7 @@ pub async fn edit_an_extension(ctx: &Ctx<'_>) {
         json!({ "changes": [
             { "field": "display_name", "before": "Ada Lovelace", "after": "Front desk" },
             { "field": "office", "before": "London", "after": "" },
+            { "field": "usage_location", "before": "GB", "after": "FR" },
         ]})
     );
 

@@ -1,6 +1,7 @@
 //! The Store conformance suite: every case is written once against `&dyn Store`,
-//! `&dyn ExtensionStore` and `&dyn SubscriptionStore` and runs on SQLite (a temp file) and, when
-//! `SWITCHBOARD_TEST_POSTGRES` is set, on a fresh PostgreSQL database. Key-vault tests are in `vault.rs`.
+//! `&dyn ExtensionStore`, `&dyn SubscriptionStore` and `&dyn PhonebookStore` and runs on SQLite
+//! (a temp file) and, when `SWITCHBOARD_TEST_POSTGRES` is set, on a fresh PostgreSQL database.
+//! Key-vault tests are in `vault.rs`.
 
 #![allow(clippy::unwrap_used)]
 
@@ -11,13 +12,17 @@ mod consent;
 mod extensions;
 mod local_extensions;
 mod opening;
+mod phonebook;
+mod presence;
 mod sessions;
 mod subscriptions;
 mod sync_records;
 mod vault;
 
 use jiff::Timestamp;
-use switchboard_core::ports::{ExtensionStore, Store, SubscriptionStore};
+use switchboard_core::ports::{
+    ExtensionStore, PhonebookStore, PresenceStore, Store, SubscriptionStore,
+};
 use switchboard_store::testing::{TestDatabase, engines_under_test, fresh_database};
 use switchboard_store::{Engine, SqlStore};
 
@@ -27,6 +32,8 @@ pub struct Ctx<'a> {
     pub store: &'a dyn Store,
     pub ext: &'a dyn ExtensionStore,
     pub subs: &'a dyn SubscriptionStore,
+    pub books: &'a dyn PhonebookStore,
+    pub presence: &'a dyn PresenceStore,
     pub db: &'a TestDatabase,
 }
 
@@ -63,6 +70,8 @@ where
             store: &store,
             ext: &store,
             subs: &store,
+            books: &store,
+            presence: &store,
             db: &db,
         };
         case(&ctx).await;
@@ -73,9 +82,10 @@ where
 
 /// One `#[tokio::test]` per case, each running the case on every engine.
 macro_rules! conformance {
-    ($($module:ident :: $case:ident),* $(,)?) => {
+    ($($(#[$attr:meta])* $module:ident :: $case:ident),* $(,)?) => {
         mod cases {
             $(
+                $(#[$attr])*
                 #[tokio::test]
                 async fn $case() {
                     crate::on_every_engine(
@@ -141,4 +151,24 @@ conformance! {
     subscriptions::duplicate_notifications_are_refused,
     subscriptions::lifecycle_notifications_dedupe_too,
     subscriptions::old_notifications_are_purged,
+    phonebook::an_entry_round_trips_every_field,
+    phonebook::mailbox_state_round_trips,
+    phonebook::replaying_a_page_changes_nothing,
+    phonebook::a_whole_folder_round_removes_what_it_did_not_see,
+    phonebook::entries_move_between_folders_and_books,
+    phonebook::remove_folder_and_mailbox,
+    phonebook::search_and_paging_of_a_book,
+    phonebook::keyset_pages_cover_every_entry_once,
+    phonebook::phonebook_secrets,
+    phonebook::a_failed_write_leaves_nothing_half_written,
+    presence::calendar_and_presence_round_trip,
+    presence::save_calendar_replaces_the_entries,
+    presence::entries_are_ordered_by_start_then_id,
+    presence::list_is_ordered_by_number,
+    presence::remove_calendar_keeps_the_presence,
+    presence::a_failed_save_leaves_the_previous_calendar,
+    presence::concurrent_saves_do_not_mix,
+    presence::corrupt_rows_are_reported,
+    // A timing figure, not a check: `cargo test -p switchboard-store -- --ignored ten_thousand`.
+    #[ignore = "timing; minutes on PostgreSQL"] presence::ten_thousand_calendars_of_twenty_entries,
 }
