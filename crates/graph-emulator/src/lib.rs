@@ -1,7 +1,8 @@
 //! A faithful offline emulator of Microsoft Entra ID (client-credentials tokens with a
 //! certificate, admin consent) and Microsoft Graph v1.0 (organization, users, users delta,
-//! groups and their members, Outlook contact folders and contacts with delta, JSON batching,
-//! user and contact change notifications), following
+//! groups and their members, Outlook contact folders and contacts with delta, calendars with
+//! calendarView, recurrence and calendarView delta, JSON batching, user, contact and event
+//! change notifications), following
 //! `shared/graph-protocol.md`. It shares no code with the project's Graph client on purpose: a
 //! serde mistake cannot hide on both sides.
 //!

@@ -1,4 +1,4 @@
-//! Change-notification subscriptions for users and personal contacts (graph-protocol.md §5):
+//! Change-notification subscriptions for users, personal contacts and events (graph-protocol.md §5):
 //! the store, the endpoint-validation handshake, and the outbox that POSTs change and
 //! lifecycle notifications to the subscribers, recording every attempt for
 //! `GET /_emulator/notifications`.
@@ -66,11 +66,21 @@ pub enum Target {
     /// `/users/{id}/contacts` (every contact of the mailbox), or
     /// `/users/{id}/contactFolders/{folderId}/contacts` (that folder's, by folder number).
     Contacts { user: Uuid, folder: Option<u32> },
+    /// `/users/{id}/events`: every event of the mailbox's calendar.
+    Events { user: Uuid },
 }
 
 impl Target {
     pub fn is_outlook(&self) -> bool {
-        matches!(self, Target::Contacts { .. })
+        matches!(self, Target::Contacts { .. } | Target::Events { .. })
+    }
+
+    /// The mailbox an Outlook subscription watches.
+    pub fn mailbox(&self) -> Option<Uuid> {
+        match self {
+            Target::Contacts { user, .. } | Target::Events { user } => Some(*user),
+            Target::Users(_) => None,
+        }
     }
 }
 
@@ -476,6 +486,54 @@ pub fn contact_changed(
                     "@odata.id": resource,
                     "@odata.etag": etag,
                     "id": contact_id,
+                },
+                "clientState": s.client_state,
+                "tenantId": tenant.id,
+            }),
+        })
+        .collect();
+    if !queued.is_empty() {
+        enqueue(state, queued);
+    }
+}
+
+/// Queues a notification for every live subscription on the events of `user`'s mailbox:
+/// the basic Outlook shape (§5.3), `Users/{uid}/Events/{eid}`.
+pub fn event_changed(
+    state: &AppState,
+    tenant: &Tenant,
+    user: Uuid,
+    event_id: &str,
+    etag: &str,
+    change: ChangeType,
+) {
+    let now = state.now();
+    let offset = tenant.subscriptions.config.notification_offset_minutes;
+    let resource = format!("Users/{user}/Events/{event_id}");
+    let queued: Vec<Pending> = tenant
+        .subscriptions
+        .list
+        .iter()
+        .filter(|s| {
+            s.is_live(now)
+                && s.change_types.contains(&change)
+                && matches!(s.target, Target::Events { user: u } if u == user)
+        })
+        .map(|s| Pending {
+            url: s.notification_url.clone(),
+            subscription_id: s.id.clone(),
+            kind: DeliveryKind::Notification,
+            needs_live: true,
+            item: json!({
+                "subscriptionId": s.id,
+                "subscriptionExpirationDateTime": with_offset(s.expiration, offset),
+                "changeType": change.as_str(),
+                "resource": resource,
+                "resourceData": {
+                    "@odata.type": "#Microsoft.Graph.Event",
+                    "@odata.id": resource,
+                    "@odata.etag": etag,
+                    "id": event_id,
                 },
                 "clientState": s.client_state,
                 "tenantId": tenant.id,

@@ -3,6 +3,7 @@
 
 mod apps;
 mod contacts;
+mod events;
 mod groups;
 mod ops;
 mod subscriptions;
@@ -39,6 +40,16 @@ pub fn router() -> Router<AppState> {
             get(contacts::show_contact)
                 .patch(contacts::update_contact)
                 .delete(contacts::delete_contact),
+        )
+        .route(
+            "/_emulator/users/{id}/events",
+            get(events::list_events).post(events::create_event),
+        )
+        .route(
+            "/_emulator/users/{id}/events/{eid}",
+            get(events::show_event)
+                .patch(events::update_event)
+                .delete(events::delete_event),
         )
         .route(
             "/_emulator/users/{id}/contactFolders",
@@ -145,6 +156,6 @@ async fn not_found() -> Problem {
     problem(
         StatusCode::NOT_FOUND,
         "not_found",
-        "no such control endpoint; see /_emulator/apps, /users (…/contacts, …/contactFolders), /groups, /tenant, /clock, /faults, /stats, /delta/expire, /quirks, /outlook, /subscriptions, /notifications",
+        "no such control endpoint; see /_emulator/apps, /users (…/contacts, …/contactFolders, …/events), /groups, /tenant, /clock, /faults, /stats, /delta/expire, /quirks, /outlook, /subscriptions, /notifications",
     )
 }

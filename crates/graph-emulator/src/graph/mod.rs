@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod batch;
+pub mod calendar;
 pub mod contacts;
 pub mod delta;
 pub mod errors;
@@ -89,6 +90,38 @@ pub fn router(state: AppState) -> Router<AppState> {
             get(contacts::contact).fallback(method_not_allowed),
         )
         .route(
+            "/v1.0/users/{id}/calendarView",
+            get(calendar::view).fallback(method_not_allowed),
+        )
+        .route(
+            "/v1.0/users/{id}/calendarView/delta",
+            get(calendar::view_delta).fallback(method_not_allowed),
+        )
+        .route(
+            "/v1.0/users/{id}/calendar/calendarView",
+            get(calendar::view).fallback(method_not_allowed),
+        )
+        .route(
+            "/v1.0/users/{id}/calendar/calendarView/delta",
+            get(calendar::view_delta).fallback(method_not_allowed),
+        )
+        .route(
+            "/v1.0/users/{id}/events",
+            get(calendar::events).fallback(method_not_allowed),
+        )
+        .route(
+            "/v1.0/users/{id}/calendar/events",
+            get(calendar::events).fallback(method_not_allowed),
+        )
+        .route(
+            "/v1.0/users/{id}/events/{eid}",
+            get(calendar::event).fallback(method_not_allowed),
+        )
+        .route(
+            "/v1.0/users/{id}/calendar/events/{eid}",
+            get(calendar::event).fallback(method_not_allowed),
+        )
+        .route(
             "/v1.0/$batch",
             post(batch::batch).fallback(method_not_allowed),
         )
@@ -168,10 +201,12 @@ async fn unknown_segment(
     )
 }
 
-/// Static path segments the Graph routes use, in their canonical case. Later resources
-/// (calendarView…) are added here.
+/// Static path segments the Graph routes use, in their canonical case.
 const KNOWN_SEGMENTS: &[&str] = &[
     "$batch",
+    "calendar",
+    "calendarView",
+    "events",
     "contactFolders",
     "childFolders",
     "contacts",
@@ -206,6 +241,7 @@ const COLLECTIONS: &[&str] = &[
     "contactFolders",
     "childFolders",
     "contacts",
+    "events",
 ];
 
 fn canonical_segment(seg: &str) -> Option<&'static str> {

@@ -20,6 +20,8 @@ use crate::state::{AppState, Tenant, lock};
 
 /// Application permissions that read contacts (§3).
 pub const READ_ROLES: &[&str] = &["Contacts.Read", "Contacts.ReadWrite"];
+/// Application permissions that read calendars (§4.1).
+pub const CALENDAR_ROLES: &[&str] = &["Calendars.Read", "Calendars.ReadWrite"];
 
 /// 403 for an app without a contacts role: Outlook's code, not the directory's.
 pub fn access_denied() -> GraphError {
@@ -176,8 +178,22 @@ pub async fn serve(
     wave: Option<&BatchWave>,
     work: impl FnOnce(&mut MailboxMut<'_>, &Directory) -> Result<Response, Fail>,
 ) -> Response {
+    serve_for(state, ctx, headers, user_key, wave, READ_ROLES, work).await
+}
+
+/// [`serve`] for a resource that needs one of `roles` (calendars: [`CALENDAR_ROLES`]). The
+/// concurrency slots are per mailbox, whatever the resource (§6.2).
+pub async fn serve_for(
+    state: &AppState,
+    ctx: &GraphCtx,
+    headers: &HeaderMap,
+    user_key: &str,
+    wave: Option<&BatchWave>,
+    roles: &[&str],
+    work: impl FnOnce(&mut MailboxMut<'_>, &Directory) -> Result<Response, Fail>,
+) -> Response {
     let mut held: Option<Slot> = None;
-    let result = enter(state, ctx, headers, user_key, &mut held).await;
+    let result = enter(state, ctx, headers, user_key, roles, &mut held).await;
     let result = result.and_then(|idx| {
         let mut tenant = state.tenant();
         let Tenant {
@@ -216,10 +232,11 @@ async fn enter(
     ctx: &GraphCtx,
     headers: &HeaderMap,
     user_key: &str,
+    roles: &[&str],
     held: &mut Option<Slot>,
 ) -> Result<u32, Fail> {
     let claims = auth::authenticate(state, ctx, headers)?;
-    if !claims.has_any_role(READ_ROLES) {
+    if !claims.has_any_role(roles) {
         return Err(access_denied().into());
     }
     let idx = {

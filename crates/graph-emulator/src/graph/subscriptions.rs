@@ -1,4 +1,4 @@
-//! `/v1.0/subscriptions[/{id}[/reauthorize]]` for user and contact change notifications
+//! `/v1.0/subscriptions[/{id}[/reauthorize]]` for user, contact and event change notifications
 //! (§5.1, §5.2, §5.4). Deliveries and the handshake live in [`crate::subscriptions`].
 
 use axum::body::Bytes;
@@ -23,6 +23,8 @@ use crate::tokens::AccessClaims;
 const SUBSCRIBE_ROLES: &[&str] = &["User.Read.All"];
 /// Contact subscriptions need a contacts permission (§5.1).
 const CONTACT_ROLES: &[&str] = super::outlook::READ_ROLES;
+/// Event subscriptions need a calendars permission (§5.1).
+const CALENDAR_ROLES: &[&str] = super::outlook::CALENDAR_ROLES;
 
 /// Properties of microsoft.graph.subscription a create body may carry.
 const KNOWN: &[&str] = &[
@@ -105,7 +107,10 @@ fn authorize(
     op: Operation,
 ) -> Result<AccessClaims, GraphError> {
     let claims = auth::authenticate(state, ctx, headers)?;
-    if claims.has_any_role(SUBSCRIBE_ROLES) || claims.has_any_role(CONTACT_ROLES) {
+    if claims.has_any_role(SUBSCRIBE_ROLES)
+        || claims.has_any_role(CONTACT_ROLES)
+        || claims.has_any_role(CALENDAR_ROLES)
+    {
         Ok(claims)
     } else {
         // What an app without User.Read.All reported (§5.1, §9) [obs].
@@ -115,10 +120,10 @@ fn authorize(
 
 /// The role a subscription's resource needs, checked again once the subscription is known.
 fn check_role(claims: &AccessClaims, s: &Subscription, op: Operation) -> Result<(), GraphError> {
-    let roles = if s.target.is_outlook() {
-        CONTACT_ROLES
-    } else {
-        SUBSCRIBE_ROLES
+    let roles = match s.target {
+        Target::Contacts { .. } => CONTACT_ROLES,
+        Target::Events { .. } => CALENDAR_ROLES,
+        Target::Users(_) => SUBSCRIBE_ROLES,
     };
     if claims.has_any_role(roles) {
         Ok(())
@@ -203,10 +208,15 @@ enum Resource {
         user: String,
         folder: Option<String>,
     },
+    /// `users/{id | upn}/events` (or `…/calendar/events`).
+    Events {
+        user: String,
+    },
 }
 
 /// `users`, `/users`, `/users/{id}`, `/users/{id}/contacts`,
-/// `/users/{id}/contactFolders/{folderId}/contacts` (segment names in any case).
+/// `/users/{id}/contactFolders/{folderId}/contacts`, `/users/{id}/events` (segment names in
+/// any case).
 fn parse_resource(resource: &str) -> Option<Resource> {
     let path = resource.trim_start_matches('/');
     let parts: Vec<&str> = path.split('/').collect();
@@ -218,6 +228,18 @@ fn parse_resource(resource: &str) -> Option<Resource> {
             Some(Resource::Contacts {
                 user: (*id).to_owned(),
                 folder: None,
+            })
+        }
+        [u, id, e] if is(u, "users") && is(e, "events") && !id.is_empty() => {
+            Some(Resource::Events {
+                user: (*id).to_owned(),
+            })
+        }
+        [u, id, c, e]
+            if is(u, "users") && is(c, "calendar") && is(e, "events") && !id.is_empty() =>
+        {
+            Some(Resource::Events {
+                user: (*id).to_owned(),
             })
         }
         [u, id, f, fid, c]
@@ -365,15 +387,15 @@ async fn create_inner(
     let parsed = parse_resource(resource).ok_or_else(|| {
         // [inf] the emulator models user and contact subscriptions only.
         invalid(format!(
-            "Resource '{resource}' is not supported by the emulator; use '/users', '/users/{{id}}', '/users/{{id}}/contacts' or '/users/{{id}}/contactFolders/{{folderId}}/contacts'."
+            "Resource '{resource}' is not supported by the emulator; use '/users', '/users/{{id}}', '/users/{{id}}/contacts', '/users/{{id}}/contactFolders/{{folderId}}/contacts' or '/users/{{id}}/events'."
         ))
     })?;
-    let outlook = matches!(parsed, Resource::Contacts { .. });
+    let outlook = matches!(parsed, Resource::Contacts { .. } | Resource::Events { .. });
     // The permission check belongs to the resource, so it follows the resource check.
-    let roles = if outlook {
-        CONTACT_ROLES
-    } else {
-        SUBSCRIBE_ROLES
+    let roles = match parsed {
+        Resource::Contacts { .. } => CONTACT_ROLES,
+        Resource::Events { .. } => CALENDAR_ROLES,
+        Resource::Users(_) => SUBSCRIBE_ROLES,
     };
     if !claims.has_any_role(roles) {
         return Err(extension_error(StatusCode::FORBIDDEN, op, "Forbidden"));
@@ -445,6 +467,10 @@ async fn create_inner(
         Resource::Contacts { user, folder } => {
             resolve_contacts(state, op, &user, folder.as_deref())?
         }
+        Resource::Events { user } => match resolve_contacts(state, op, &user, None)? {
+            Target::Contacts { user, .. } => Target::Events { user },
+            other => other,
+        },
     };
     let quota_error = || {
         let reason = if outlook {
@@ -458,9 +484,9 @@ async fn create_inner(
         };
         extension_error(StatusCode::FORBIDDEN, op, &reason)
     };
-    let over_quota = |list: &[Subscription], now: Timestamp| match &target {
-        Target::Contacts { user, .. } => mailbox_quota_used(list, *user, now) >= PER_MAILBOX_QUOTA,
-        Target::Users(_) => quota_used(list, &claims.appid, now) >= PER_APP_QUOTA,
+    let over_quota = |list: &[Subscription], now: Timestamp| match target.mailbox() {
+        Some(user) => mailbox_quota_used(list, user, now) >= PER_MAILBOX_QUOTA,
+        None => quota_used(list, &claims.appid, now) >= PER_APP_QUOTA,
     };
     let id = {
         let mut tenant = state.tenant();
@@ -510,12 +536,11 @@ fn quota_used(list: &[Subscription], app: &str, now: Timestamp) -> usize {
         .count()
 }
 
-/// Live subscriptions on one mailbox, every app's (the 1,000 per mailbox quota, §5.1).
+/// Live subscriptions on one mailbox, every app's, contacts and events together (the 1,000
+/// per mailbox quota, §5.1).
 fn mailbox_quota_used(list: &[Subscription], user: Uuid, now: Timestamp) -> usize {
     list.iter()
-        .filter(|s| {
-            s.is_live(now) && matches!(s.target, Target::Contacts { user: u, .. } if u == user)
-        })
+        .filter(|s| s.is_live(now) && s.target.mailbox() == Some(user))
         .count()
 }
 

@@ -17,6 +17,10 @@ use uuid::Uuid;
 pub enum IdKind {
     Folder = 1,
     Contact = 2,
+    /// A stored calendar item: single event or series master.
+    Event = 3,
+    /// An occurrence of a series (or the exception that replaced it): master + date.
+    Occurrence = 4,
 }
 
 /// The folder number of the default Contacts folder.
@@ -127,6 +131,76 @@ pub fn encode(mailbox: &Uuid, kind: IdKind, num: u32) -> String {
     URL_SAFE.encode(b)
 }
 
+/// The REST id of one occurrence of series `master`, on `day` (days since 1970-01-01 in the
+/// series' zone). Exchange ids of occurrences are longer than the master's and embed its
+/// original date; an exception keeps the id of the occurrence it replaced.
+pub fn encode_occurrence(mailbox: &Uuid, master: u32, day: i32) -> String {
+    let mut b = Vec::with_capacity(LEN + 4);
+    b.extend_from_slice(&PREFIX);
+    b.extend_from_slice(
+        mailbox
+            .hyphenated()
+            .encode_lower(&mut Uuid::encode_buffer())
+            .as_bytes(),
+    );
+    b.extend_from_slice(&ENTRY_MARK);
+    b.extend_from_slice(&key16(mailbox, 1));
+    b.extend_from_slice(&[0x07, 0x00]);
+    b.extend_from_slice(&key16(mailbox, 2));
+    b.extend_from_slice(&[0x00, 0x00, 0x00, IdKind::Occurrence as u8]);
+    b.extend_from_slice(&master.to_be_bytes());
+    b.extend_from_slice(&occurrence_check(mailbox, master, day));
+    b.extend_from_slice(&day.to_be_bytes());
+    b.extend_from_slice(&[0x00, 0x00]);
+    URL_SAFE.encode(b)
+}
+
+fn occurrence_check(mailbox: &Uuid, master: u32, day: i32) -> [u8; 2] {
+    let (hi, lo) = mailbox.as_u64_pair();
+    let h = mix(&[
+        hi,
+        lo,
+        IdKind::Occurrence as u64,
+        u64::from(master),
+        u64::from(day.cast_unsigned()),
+    ]);
+    [(h >> 8) as u8, h as u8]
+}
+
+/// What an event id names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum EventRef {
+    /// A single event or a series master.
+    Stored(u32),
+    /// An occurrence or exception: (master, day).
+    Occurrence(u32, i32),
+}
+
+/// The calendar item an id names in `mailbox`.
+pub fn decode_event(id: &str, mailbox: &Uuid) -> Result<EventRef, IdProblem> {
+    let bytes = LENIENT.decode(id).map_err(|_| IdProblem::Malformed)?;
+    if bytes.len() == LEN {
+        return decode(id, mailbox, IdKind::Event).map(EventRef::Stored);
+    }
+    if bytes.len() != LEN + 4 || bytes[..4] != PREFIX {
+        return Err(IdProblem::Malformed);
+    }
+    let guid = std::str::from_utf8(&bytes[4..40])
+        .ok()
+        .and_then(|s| Uuid::parse_str(s).ok())
+        .ok_or(IdProblem::Malformed)?;
+    let tail = &bytes[LEN - 12..];
+    let master = u32::from_be_bytes([tail[4], tail[5], tail[6], tail[7]]);
+    let day = i32::from_be_bytes([tail[10], tail[11], tail[12], tail[13]]);
+    if tail[3] != IdKind::Occurrence as u8 || tail[8..10] != occurrence_check(&guid, master, day) {
+        return Err(IdProblem::Malformed);
+    }
+    if guid != *mailbox {
+        return Err(IdProblem::Foreign);
+    }
+    Ok(EventRef::Occurrence(master, day))
+}
+
 /// Why an id does not resolve.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IdProblem {
@@ -211,6 +285,22 @@ mod tests {
         let tampered = String::from_utf8(tampered).unwrap_or_default();
         assert_eq!(
             decode(&tampered, &mb, IdKind::Folder),
+            Err(IdProblem::Malformed)
+        );
+        let occ = encode_occurrence(&mb, 9, -3);
+        assert!(occ.len() > encode(&mb, IdKind::Event, 9).len());
+        assert_eq!(decode_event(&occ, &mb), Ok(EventRef::Occurrence(9, -3)));
+        assert_eq!(
+            decode_event(&encode(&mb, IdKind::Event, 9), &mb),
+            Ok(EventRef::Stored(9))
+        );
+        assert_eq!(decode_event(&occ, &other), Err(IdProblem::Foreign));
+        assert_eq!(
+            decode_event(&encode(&mb, IdKind::Contact, 9), &mb),
+            Err(IdProblem::Foreign)
+        );
+        assert_eq!(
+            decode(&occ, &mb, IdKind::Contact),
             Err(IdProblem::Malformed)
         );
         let ck = change_key(&mb, 7, 3);

@@ -12,19 +12,26 @@
 //! there, so a contacts delta round is "what in this folder changed in `(lower, upper]`"
 //! without any snapshot per delta token.
 
+pub mod calendar;
+pub mod calgen;
 pub mod contact;
+pub mod event;
 pub mod generate;
 pub mod ids;
 pub mod limits;
+pub mod recurrence;
+pub mod tz;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 
+use jiff::Timestamp;
 use serde_json::Value;
 use uuid::Uuid;
 
 use crate::directory::props::slot;
 use crate::directory::{DirError, Directory, User};
+use calendar::{Calendar, CalendarMut};
 use contact::{Contact, ContactData, PropId, prop};
 use ids::{DEFAULT_FOLDER, IdKind, IdProblem, ROOT_FOLDER};
 
@@ -225,6 +232,8 @@ pub struct Mailbox {
     contacts: Vec<Item>,
     custom: HashMap<u32, Box<Contact>>,
     departures: Vec<Departure>,
+    /// Built on the first calendar request (it needs the clock and the owner's location).
+    calendar: Option<Box<Calendar>>,
 }
 
 fn to_u32(n: usize) -> u32 {
@@ -245,6 +254,7 @@ impl Mailbox {
             contacts: Vec::new(),
             custom: HashMap::new(),
             departures: Vec::new(),
+            calendar: None,
         }
     }
 
@@ -286,6 +296,9 @@ impl Mailbox {
             + self.contacts.capacity() * std::mem::size_of::<Item>()
             + self.departures.capacity() * std::mem::size_of::<Departure>()
             + self.custom.len() * (std::mem::size_of::<Contact>() + 40 * 32)
+            + self.calendar.as_ref().map_or(0, |c| {
+                std::mem::size_of::<Calendar>() + c.item_count() * 480
+            })
     }
 
     pub fn folder_id(&self, num: u32) -> String {
@@ -496,6 +509,29 @@ impl MailboxMut<'_> {
     fn next_seq(&mut self) -> u64 {
         *self.seq += 1;
         *self.seq
+    }
+
+    /// The calendar, built on first use: a generated mailbox gets its generated calendar
+    /// placed on the week of `now` in the zone of `country` (the owner's usageLocation);
+    /// `domain` is for the addresses of generated organizers.
+    pub fn calendar(
+        &mut self,
+        country: Option<&str>,
+        domain: &str,
+        now: Timestamp,
+    ) -> CalendarMut<'_> {
+        let generated = self.mb.origin.as_ref().map(|o| (o.seed, o.idx));
+        let cal = self.mb.calendar.get_or_insert_with(|| {
+            Box::new(Calendar::new(
+                generated,
+                calgen::profile(country, domain),
+                now,
+            ))
+        });
+        CalendarMut {
+            cal,
+            seq: &mut *self.seq,
+        }
     }
 
     /// Adds a contact to a live folder; returns its number.

@@ -1,6 +1,7 @@
 //! Integration tests: every request goes over HTTP to `RunningEmulator::start` on port 0.
 
 mod batch;
+mod calendar;
 mod common;
 mod consent;
 mod contacts;

@@ -399,7 +399,7 @@ async fn create_body_is_validated() {
         ("notificationUrl", json!("not a url")),
         ("lifecycleNotificationUrl", json!("ftp://127.0.0.1/x")),
         ("clientState", json!("x".repeat(129))),
-        ("resource", json!("/users/abc/events")),
+        ("resource", json!("/users/abc/messages")),
         ("expirationDateTime", json!(in_minutes(-5))),
         ("latestSupportedTlsVersion", json!("v2_0")),
         ("changeType", json!("modified")),
