@@ -5,15 +5,21 @@
 //! [`Store`](switchboard_core::ports::Store), the
 //! [`ExtensionStore`](switchboard_core::ports::ExtensionStore), the
 //! [`ConnectionService`](switchboard_core::office365::ConnectionService) and the
-//! [`UserSync`](switchboard_core::users::UserSync) service), then serves
+//! [`UserSync`](switchboard_core::users::UserSync) service and the rest), then serves
 //! [`router`] with `into_make_service_with_connect_info::<SocketAddr>()` (the login rate limit is
-//! keyed by client address).
+//! keyed by client address). On shutdown it calls [`AppState::close_streams`], so the live
+//! presence streams (`GET /api/v1/presence/stream`) end and graceful shutdown does not wait on
+//! them.
 //!
 //! Authentication in one paragraph: console pages need a session cookie (`sb_session`,
 //! HttpOnly, SameSite=Strict); every console form carries a hidden `csrf_token`. `/api/v1/*` takes
 //! `Authorization: Bearer <token>` or the console session, and with a session every unsafe method
 //! also needs the `X-CSRF-Token` header. `/healthz`, `/metrics`, `/static/*`, `/login` and
 //! `/oauth2office2` need no session (the last one is authorised by its single-use `state`).
+//! A bearer token is checked against the store once and then trusted from memory for
+//! [`HttpConfig::api_token_cache_ttl`] (60 s): API calls, above all the caller-ID lookup asked
+//! on every incoming call, do not wait for the database, and a revoked token stops working
+//! within that time.
 //!
 //! Microsoft Graph's change notifications arrive at `POST /webhooks/graph` and
 //! `POST /webhooks/graph/lifecycle` (no session, no CSRF: each notification is authenticated by
@@ -23,11 +29,15 @@
 
 mod api;
 pub mod auth;
+mod calendar_sync;
 mod console;
+mod contact_sync;
 mod error;
 mod extensions;
 mod layers;
 mod oauth;
+mod phonebooks;
+mod presence;
 mod state;
 mod user_sync;
 mod webhooks;
@@ -50,6 +60,7 @@ pub fn router(state: AppState) -> Router {
         .merge(console::routes())
         .merge(api::routes(&state))
         .merge(webhooks::routes())
+        .merge(phonebooks::routes(&state))
         .fallback(layers::not_found)
         .method_not_allowed_fallback(layers::method_not_allowed)
         .layer(axum::middleware::from_fn(layers::count_requests))

@@ -2,13 +2,18 @@
 //! settings and the login rate limiter.
 
 use crate::auth::ratelimit::LoginLimiter;
+use crate::auth::token_cache::TokenCache;
 use jiff::SignedDuration;
 use std::fmt;
 use std::sync::Arc;
 use switchboard_core::Clock;
+use switchboard_core::calendar::{CalendarSync, PresenceService};
+use switchboard_core::contacts::{ContactSync, PhonebookIndex};
 use switchboard_core::notifications::SubscriptionKeeper;
 use switchboard_core::office365::ConnectionService;
-use switchboard_core::ports::{ExtensionStore, Store, SubscriptionStore, SyncEvent};
+use switchboard_core::ports::{
+    ExtensionStore, PhonebookStore, Store, SubscriptionStore, SyncEvent,
+};
 use switchboard_core::users::UserSync;
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -21,6 +26,9 @@ pub struct HttpConfig {
     pub secure_cookies: bool,
     /// How long a console session lasts after login (default 12 h).
     pub session_lifetime: SignedDuration,
+    /// How long a verified API token is trusted without asking the store again (default 60 s):
+    /// a revoked or changed token takes effect within this time.
+    pub api_token_cache_ttl: std::time::Duration,
 }
 
 impl HttpConfig {
@@ -41,6 +49,7 @@ impl Default for HttpConfig {
             public_url: None,
             secure_cookies: false,
             session_lifetime: SignedDuration::from_hours(12),
+            api_token_cache_ttl: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -68,6 +77,22 @@ pub struct AppDeps {
     /// Keeps the Graph subscription alive; present only when `public_url` is set (change
     /// notifications). The reachability self-test runs through it.
     pub keeper: Option<Arc<SubscriptionKeeper>>,
+    /// Phonebook entries and the per-extension phonebook passwords (Yealink XML, vCard and
+    /// CardDAV downloads).
+    pub phonebooks: Arc<dyn PhonebookStore>,
+    /// The in-memory caller-ID index (`GET /api/v1/lookup` never asks the database): the one
+    /// `contact_sync` keeps in step with the store (`contact_sync.index()`).
+    pub phonebook_index: Arc<PhonebookIndex>,
+    /// Runs contact syncs ("Sync now"), keeps its settings and reports status and skipped
+    /// mailboxes.
+    pub contact_sync: Arc<ContactSync>,
+    /// Every extension's status: the board, `GET|PUT` presence over the API and the live
+    /// stream. The same service `calendar_sync` applies calendar entries through
+    /// (`calendar_sync.presence()`), so changes from either side reach every subscriber.
+    pub presence: Arc<PresenceService>,
+    /// Runs calendar syncs ("Sync now"), keeps the Calendar Sync settings (the showAs mapping
+    /// among them) and reports status and skipped mailboxes.
+    pub calendar_sync: Arc<CalendarSync>,
 }
 
 impl fmt::Debug for AppDeps {
@@ -81,6 +106,11 @@ impl fmt::Debug for AppDeps {
             .field("config", &self.config)
             .field("subscriptions", &self.subscriptions)
             .field("keeper", &self.keeper)
+            .field("phonebooks", &self.phonebooks)
+            .field("phonebook_index", &self.phonebook_index)
+            .field("contact_sync", &self.contact_sync)
+            .field("presence", &self.presence)
+            .field("calendar_sync", &self.calendar_sync)
             .finish_non_exhaustive()
     }
 }
@@ -102,7 +132,15 @@ struct Inner {
     subscriptions: Arc<dyn SubscriptionStore>,
     events: UnboundedSender<SyncEvent>,
     keeper: Option<Arc<SubscriptionKeeper>>,
+    phonebooks: Arc<dyn PhonebookStore>,
+    phonebook_index: Arc<PhonebookIndex>,
+    contact_sync: Arc<ContactSync>,
+    presence: Arc<PresenceService>,
+    calendar_sync: Arc<CalendarSync>,
     login_limiter: LoginLimiter,
+    /// Turns true when the server shuts down: long-lived responses (the presence stream) end.
+    closing: tokio::sync::watch::Sender<bool>,
+    api_tokens: TokenCache,
 }
 
 impl AppState {
@@ -118,7 +156,25 @@ impl AppState {
             subscriptions,
             events,
             keeper,
+            phonebooks,
+            phonebook_index,
+            contact_sync,
+            presence,
+            calendar_sync,
         } = deps;
+        if !Arc::ptr_eq(&phonebook_index, contact_sync.index()) {
+            // Lookups would answer from an index no sync updates.
+            tracing::error!(
+                "the caller-ID index given to the HTTP layer is not the one contact sync keeps up to date; lookups will miss new contacts"
+            );
+        }
+        if !Arc::ptr_eq(&presence, calendar_sync.presence()) {
+            // The board and the stream would not see what the calendar changes.
+            tracing::error!(
+                "the presence service given to the HTTP layer is not the one calendar sync applies entries through; boards will miss calendar changes"
+            );
+        }
+        let api_tokens = TokenCache::new(config.api_token_cache_ttl);
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -131,7 +187,14 @@ impl AppState {
                 subscriptions,
                 events,
                 keeper,
+                phonebooks,
+                phonebook_index,
+                contact_sync,
+                presence,
+                calendar_sync,
                 login_limiter: LoginLimiter::new(),
+                closing: tokio::sync::watch::Sender::new(false),
+                api_tokens,
             }),
         }
     }
@@ -160,6 +223,9 @@ impl AppState {
     pub(crate) fn login_limiter(&self) -> &LoginLimiter {
         &self.inner.login_limiter
     }
+    pub(crate) fn api_tokens(&self) -> &TokenCache {
+        &self.inner.api_tokens
+    }
     pub(crate) fn subscriptions(&self) -> &dyn SubscriptionStore {
         self.inner.subscriptions.as_ref()
     }
@@ -168,6 +234,31 @@ impl AppState {
     }
     pub(crate) fn keeper(&self) -> Option<&SubscriptionKeeper> {
         self.inner.keeper.as_deref()
+    }
+    pub(crate) fn phonebooks(&self) -> &dyn PhonebookStore {
+        self.inner.phonebooks.as_ref()
+    }
+    pub(crate) fn phonebook_index(&self) -> &PhonebookIndex {
+        &self.inner.phonebook_index
+    }
+    pub(crate) fn contact_sync(&self) -> &Arc<ContactSync> {
+        &self.inner.contact_sync
+    }
+    pub(crate) fn presence(&self) -> &Arc<PresenceService> {
+        &self.inner.presence
+    }
+    pub(crate) fn calendar_sync(&self) -> &Arc<CalendarSync> {
+        &self.inner.calendar_sync
+    }
+
+    /// Ends the open presence streams. Call it when shutting down: graceful shutdown waits for
+    /// every response to finish, and a stream would otherwise run for up to 30 minutes.
+    /// Browsers reconnect by themselves to whichever server answers next.
+    pub fn close_streams(&self) {
+        self.inner.closing.send_replace(true);
+    }
+    pub(crate) fn closing(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.inner.closing.subscribe()
     }
 }
 
@@ -182,6 +273,11 @@ impl fmt::Debug for AppState {
             .field("config", &self.inner.config)
             .field("subscriptions", &self.inner.subscriptions)
             .field("keeper", &self.inner.keeper)
+            .field("phonebooks", &self.inner.phonebooks)
+            .field("phonebook_index", &self.inner.phonebook_index)
+            .field("contact_sync", &self.inner.contact_sync)
+            .field("presence", &self.inner.presence)
+            .field("calendar_sync", &self.inner.calendar_sync)
             .finish_non_exhaustive()
     }
 }

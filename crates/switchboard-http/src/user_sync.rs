@@ -242,8 +242,13 @@ impl std::fmt::Display for ScopeError {
 /// lower-case, as Graph spells them, so they match), and `only`/`groups` need at least one,
 /// since an empty list would take every user out of the sync.
 pub(crate) fn check_scope_ids(config: &mut UserSyncConfig) -> Result<(), ScopeError> {
-    let mode = scope_mode(&config.plan.scope);
-    let (ids, what, needs_one) = match &mut config.plan.scope {
+    check_scope_value(&mut config.plan.scope)
+}
+
+/// [`check_scope_ids`] for any sync's scope (contact sync has its own).
+pub(crate) fn check_scope_value(scope: &mut Scope) -> Result<(), ScopeError> {
+    let mode = scope_mode(scope);
+    let (ids, what, needs_one) = match scope {
         Scope::All => return Ok(()),
         Scope::AllExcept(ids) => (ids, "user", false),
         Scope::Only(ids) => (ids, "user", true),

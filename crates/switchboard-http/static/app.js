@@ -59,12 +59,17 @@
     });
   });
 
-  // User Sync: while a run is going, follow GET /api/v1/sync every second; when it ends,
-  // reload the status card from the page.
+  // User Sync and Contact Sync: while a run is going, follow GET /api/v1/sync every second;
+  // when it ends, reload the status card from the page. The box names its sync kind, its page
+  // and what it counts (data-kind, data-page, data-unit-one, data-unit-many).
   function followSync() {
     var box = document.getElementById("sync-progress");
     if (!box || box.getAttribute("data-state") !== "running" || box.hasAttribute("data-following")) { return; }
     box.setAttribute("data-following", "");
+    var kind = box.getAttribute("data-kind") || "users";
+    var pageUrl = box.getAttribute("data-page") || "/sync/users";
+    var unitOne = box.getAttribute("data-unit-one") || "user";
+    var unitMany = box.getAttribute("data-unit-many") || "users";
     var expected = parseInt(box.getAttribute("data-expected"), 10) || 0;
     var sawRunning = false;
     var polls = 0;
@@ -75,7 +80,7 @@
       var text = document.getElementById("sync-processed");
       if (text) { text.textContent = String(processed); }
       var unit = document.getElementById("sync-processed-unit");
-      if (unit) { unit.textContent = processed === 1 ? "user" : "users"; }
+      if (unit) { unit.textContent = processed === 1 ? unitOne : unitMany; }
       // "Starting…" until the run has stored itself; then its real mode.
       var label = box.querySelector("label[data-starting]");
       if (label && (run.mode === "full" || run.mode === "delta")) {
@@ -95,12 +100,12 @@
         } else {
           bar.removeAttribute("value");
         }
-        bar.textContent = processed + " users";
+        bar.textContent = processed + " " + unitMany;
       }
     }
 
     function refreshCard() {
-      fetch("/sync/users", { credentials: "same-origin" })
+      fetch(pageUrl, { credentials: "same-origin" })
         .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
         .then(function (html) {
           var doc = new DOMParser().parseFromString(html, "text/html");
@@ -119,7 +124,7 @@
       fetch("/api/v1/sync", { credentials: "same-origin", headers: { "Accept": "application/json" } })
         .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
         .then(function (data) {
-          var run = data && data.users ? data.users.running : null;
+          var run = data && data[kind] ? data[kind].running : null;
           if (run) {
             sawRunning = true;
             show(run);

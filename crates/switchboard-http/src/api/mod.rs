@@ -4,14 +4,19 @@
 //! The routes are declared once, in [`table`]: the router is built from it and a test checks
 //! that the OpenAPI document describes exactly these routes.
 
+mod calendar;
+mod contacts;
 mod directory;
 mod extensions;
+mod lookup;
 pub(crate) mod openapi;
+pub(crate) mod phonebook;
+pub(crate) mod presence;
 mod settings;
 mod sync;
 
+use crate::auth::csrf;
 use crate::auth::session;
-use crate::auth::{csrf, hash_token};
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::Router;
@@ -22,11 +27,14 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use serde::de::DeserializeOwned;
+use std::sync::Arc;
 
 /// Every `/api/v1` route: method, path and handler.
 fn table() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
     const SETTINGS: &str = "/api/v1/settings/office365";
     const USER_SYNC: &str = "/api/v1/settings/user-sync";
+    const CONTACT_SYNC: &str = "/api/v1/settings/contact-sync";
+    const CALENDAR_SYNC: &str = "/api/v1/settings/calendar-sync";
     const EXTENSIONS: &str = "/api/v1/extensions";
     const EXTENSION: &str = "/api/v1/extensions/{number}";
     vec![
@@ -62,6 +70,12 @@ fn table() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
             "/api/v1/extensions/{number}/audit",
             get(extensions::extension_audit),
         ),
+        (
+            Method::GET,
+            "/api/v1/extensions/{number}/phonebook",
+            get(phonebook::list),
+        ),
+        (Method::GET, "/api/v1/lookup", get(lookup::lookup)),
         (Method::GET, "/api/v1/audit", get(extensions::audit)),
         (Method::GET, "/api/v1/sync", get(sync::status)),
         (Method::POST, "/api/v1/sync/{kind}", post(sync::run)),
@@ -72,6 +86,31 @@ fn table() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
         ),
         (Method::GET, USER_SYNC, get(sync::get_settings)),
         (Method::PUT, USER_SYNC, put(sync::put_settings)),
+        (
+            Method::GET,
+            "/api/v1/sync/contacts/skipped",
+            get(contacts::skipped),
+        ),
+        (Method::GET, CONTACT_SYNC, get(contacts::get_settings)),
+        (Method::PUT, CONTACT_SYNC, put(contacts::put_settings)),
+        (
+            Method::GET,
+            "/api/v1/sync/calendar/skipped",
+            get(calendar::skipped),
+        ),
+        (Method::GET, CALENDAR_SYNC, get(calendar::get_settings)),
+        (Method::PUT, CALENDAR_SYNC, put(calendar::put_settings)),
+        (Method::GET, "/api/v1/presence", get(presence::list)),
+        (
+            Method::GET,
+            "/api/v1/presence/stream",
+            get(presence::stream),
+        ),
+        (
+            Method::PUT,
+            "/api/v1/extensions/{number}/status",
+            put(presence::set_status),
+        ),
         (
             Method::GET,
             "/api/v1/directory/users",
@@ -104,12 +143,14 @@ pub(crate) fn routes(state: &AppState) -> Router<AppState> {
 }
 
 /// Who made an API call, for the log and the audit trail.
+/// Shared strings, so that handing it to a request costs no copy (API tokens come from the
+/// token cache on the hot path).
 #[derive(Debug, Clone)]
 pub(crate) struct Principal {
-    pub(crate) username: String,
+    pub(crate) username: Arc<str>,
     pub(crate) via: &'static str,
     /// The audit actor: `api:{token name}` for a bearer token, `admin:{username}` for a session.
-    pub(crate) actor: String,
+    pub(crate) actor: Arc<str>,
 }
 
 async fn require_auth(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
@@ -141,10 +182,11 @@ async fn authenticate(
                 "Bearer error=\"invalid_request\"",
             ));
         };
-        return match state.store().find_api_token(&hash_token(token)).await {
-            Ok(Some(record)) => Ok(Principal {
-                actor: format!("api:{}", record.name),
-                username: record.username,
+        // Through the in-memory cache: no database round trip per request (see token_cache).
+        return match state.api_tokens().verify(state.store(), token).await {
+            Ok(Some(owner)) => Ok(Principal {
+                actor: owner.actor,
+                username: owner.username,
                 via: "api token",
             }),
             Ok(None) => Err(ApiError::unauthorized(
@@ -160,8 +202,8 @@ async fn authenticate(
             let given = headers.get(csrf::HEADER).and_then(|v| v.to_str().ok());
             if safe || csrf::tokens_match(&s.csrf_token, given) {
                 Ok(Principal {
-                    actor: admin_actor(&s.username),
-                    username: s.username,
+                    actor: admin_actor(&s.username).into(),
+                    username: s.username.into(),
                     via: "console session",
                 })
             } else {

@@ -5,6 +5,7 @@ pub(crate) mod csrf;
 pub(crate) mod password;
 pub(crate) mod ratelimit;
 pub(crate) mod session;
+pub(crate) mod token_cache;
 
 pub use password::{PasswordError, hash_password, verify_password};
 
@@ -20,8 +21,23 @@ pub fn new_api_token() -> String {
 
 /// Lower-case hex SHA-256 of a token (API token or session id), the form kept in the store.
 pub fn hash_token(token: &str) -> String {
-    let hash = digest(&SHA256, token.as_bytes());
-    hash.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    hex(digest(&SHA256, token.as_bytes()).as_ref())
+}
+
+/// Lower-case hex of a SHA-256 digest (the store's form of a token hash).
+pub(crate) fn hex_sha256(hash: &[u8; 32]) -> String {
+    hex(hash)
+}
+
+/// Lower-case hex without an allocation per byte (token hashes are computed per API request).
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
 }
 
 /// 32 random bytes from the system generator, base64url without padding (43 characters).

@@ -29,7 +29,7 @@ pub(crate) fn when(t: Timestamp) -> String {
     t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
-fn path_segment(number: &str) -> String {
+pub(crate) fn path_segment(number: &str) -> String {
     url::form_urlencoded::byte_serialize(number.as_bytes()).collect()
 }
 
@@ -133,6 +133,8 @@ impl FieldsForm {
             job_title: self.job_title.clone(),
             department: self.department.clone(),
             office: self.office.clone(),
+            // Not one of the form's fields (only the sync sets it).
+            usage_location: String::new(),
         }
     }
 }

@@ -1,10 +1,15 @@
 //! The admin console: server-rendered pages (askama, auto-escaped), our own CSS and JS, no
 //! inline script. Every page but `/login` needs a session; every form carries `csrf_token`.
 
+mod calendar;
+mod contact_sync;
 mod extensions;
 mod office365;
 mod pages;
+mod phonebook;
+mod presence;
 mod sync;
+mod timeline;
 
 use crate::auth::csrf;
 use crate::auth::session::{self, Session};
@@ -39,11 +44,30 @@ pub(crate) fn routes() -> Router<AppState> {
             post(extensions::set_excluded),
         )
         .route("/extensions/{number}/delete", post(extensions::delete))
+        .route("/extensions/{number}/phonebook", get(phonebook::page))
+        .route(
+            "/extensions/{number}/phonebook/password",
+            post(phonebook::password),
+        )
         .route("/sync/users", get(sync::page))
         .route("/sync/users/run", post(sync::run_now))
         .route("/sync/users/preview", post(sync::preview))
         .route("/sync/users/settings", post(sync::save_settings))
         .route("/sync/users/self-test", post(sync::self_test))
+        .route("/sync/contacts", get(contact_sync::page))
+        .route("/sync/contacts/run", post(contact_sync::run_now))
+        .route("/sync/contacts/settings", post(contact_sync::save_settings))
+        .route("/sync/calendar", get(calendar::page))
+        .route("/sync/calendar/run", post(calendar::run_now))
+        .route("/sync/calendar/settings", post(calendar::save_settings))
+        .route("/presence", get(presence::page))
+        .route("/presence/{number}/status", post(presence::set_status))
+        .route(
+            "/extensions/{number}/presence",
+            get(presence::timeline_page),
+        )
+        .route("/static/presence.css", get(presence::stylesheet))
+        .route("/static/presence.js", get(presence::script))
         .route(
             "/settings/office365",
             get(office365::page).post(office365::save_ids),

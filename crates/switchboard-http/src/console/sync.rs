@@ -559,12 +559,12 @@ struct UserSyncPage {
 
 /// One selected scope id as the picker shows it.
 #[derive(Debug)]
-struct ScopeChip {
-    id: String,
+pub(crate) struct ScopeChip {
+    pub(crate) id: String,
     /// The synced extension's display name (or UPN, mail), else the id itself.
-    name: String,
+    pub(crate) name: String,
     /// An extension knows this id.
-    known: bool,
+    pub(crate) known: bool,
 }
 
 /// Chips shown for the scope ids (the rest are still in the textarea).
@@ -582,7 +582,7 @@ fn scope_id_list(text: &str) -> Vec<String> {
 
 /// Chips for the scope ids, named from the extensions store (graph user id → display name).
 /// Group ids, and users without a synced extension, show as their id.
-async fn scope_chips(state: &AppState, scope_ids: &str) -> Vec<ScopeChip> {
+pub(crate) async fn scope_chips(state: &AppState, scope_ids: &str) -> Vec<ScopeChip> {
     let ids: Vec<String> = scope_id_list(scope_ids)
         .into_iter()
         .take(SCOPE_CHIPS)

@@ -39,6 +39,10 @@ struct MemInner {
     admins: HashMap<String, AdminUser>,
     sessions: HashMap<String, SessionRecord>,
     tokens: HashMap<String, ApiTokenRecord>,
+    /// `find_api_token` calls so far (the token cache should keep this low).
+    token_lookups: u32,
+    /// Makes `find_api_token` fail, as a database that went away would.
+    fail_token_lookups: bool,
 }
 
 impl MemStore {
@@ -50,6 +54,16 @@ impl MemStore {
     }
     pub fn session_count(&self) -> usize {
         self.lock().sessions.len()
+    }
+    pub fn token_lookups(&self) -> u32 {
+        self.lock().token_lookups
+    }
+    pub fn fail_token_lookups(&self, fail: bool) {
+        self.lock().fail_token_lookups = fail;
+    }
+    /// Deletes an API token, as `switchboard admin token` revoking it in another process would.
+    pub fn revoke_api_token(&self, token_hash: &str) -> bool {
+        self.lock().tokens.remove(token_hash).is_some()
     }
 }
 
@@ -132,7 +146,12 @@ impl Store for MemStore {
         Ok(())
     }
     async fn find_api_token(&self, token_hash: &str) -> Result<Option<ApiTokenRecord>, StoreError> {
-        Ok(self.lock().tokens.get(token_hash).cloned())
+        let mut inner = self.lock();
+        inner.token_lookups += 1;
+        if inner.fail_token_lookups {
+            return Err(StoreError::Database("the test database is down".into()));
+        }
+        Ok(inner.tokens.get(token_hash).cloned())
     }
 }
 
@@ -442,6 +461,7 @@ pub fn member(n: u32, first: &str, last: &str) -> DirectoryUser {
         account_enabled: Some(true),
         user_type: Some("Member".into()),
         employee_id: None,
+        usage_location: None,
     }
 }
 
@@ -610,5 +630,480 @@ impl SubscriptionApi for FakeSubscriptionApi {
             .unwrap_or_else(|e| e.into_inner())
             .push(format!("delete {id}"));
         Ok(())
+    }
+}
+
+// --- phonebooks ---
+
+use std::collections::BTreeMap;
+use switchboard_core::contacts::{
+    Book, EntryOrigin, MailboxSyncState, PhonebookEntry, PhonebookQuery, PhonebookWrite,
+};
+use switchboard_core::ports::PhonebookStore;
+
+/// Phonebook entries, mailbox sync states, book versions and phonebook secrets in memory.
+/// Every change to a book gives it a new version from one counter (like a database sequence).
+/// Whole-folder rounds (`finish_round`) are not tracked: entries carry no round number here.
+#[derive(Debug, Default)]
+pub struct MemPhonebooks {
+    inner: Mutex<PhonebookInner>,
+}
+
+#[derive(Debug, Default)]
+struct PhonebookInner {
+    /// By (mailbox id, contact id).
+    entries: BTreeMap<(String, String), PhonebookEntry>,
+    states: HashMap<String, MailboxSyncState>,
+    /// By book key.
+    versions: HashMap<String, i64>,
+    secrets: HashMap<String, String>,
+    counter: i64,
+}
+
+impl PhonebookInner {
+    fn bump(&mut self, book: &Book) {
+        self.counter += 1;
+        self.versions.insert(book.as_key().to_owned(), self.counter);
+    }
+
+    fn put(&mut self, entry: PhonebookEntry) {
+        let key = (entry.mailbox_id.clone(), entry.contact_id.clone());
+        if let Some(old) = self.entries.get(&key) {
+            if old == &entry {
+                return;
+            }
+            let old_book = old.book.clone();
+            self.bump(&old_book);
+        }
+        self.bump(&entry.book);
+        self.entries.insert(key, entry);
+    }
+
+    fn remove_where(&mut self, keep: impl Fn(&PhonebookEntry) -> bool) -> u64 {
+        let gone: Vec<_> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| !keep(e))
+            .map(|(k, e)| (k.clone(), e.book.clone()))
+            .collect();
+        for (key, book) in &gone {
+            self.entries.remove(key);
+            self.bump(book);
+        }
+        gone.len() as u64
+    }
+}
+
+impl MemPhonebooks {
+    fn lock(&self) -> std::sync::MutexGuard<'_, PhonebookInner> {
+        self.inner.lock().unwrap()
+    }
+
+    /// Inserts or replaces an entry (by mailbox and contact id); an unchanged entry changes no
+    /// version.
+    pub fn put_entry(&self, entry: PhonebookEntry) {
+        self.lock().put(entry);
+    }
+
+    pub fn remove_entry(&self, mailbox_id: &str, contact_id: &str) -> bool {
+        self.lock()
+            .remove_where(|e| !(e.mailbox_id == mailbox_id && e.contact_id == contact_id))
+            > 0
+    }
+
+    /// Sets the phonebook password of an extension (stores its SHA-256, as the API does).
+    pub fn set_password(&self, number: &str, password: &str) {
+        self.lock().secrets.insert(
+            number.to_owned(),
+            switchboard_http::auth::hash_token(password),
+        );
+    }
+
+    pub fn entries(&self) -> Vec<PhonebookEntry> {
+        self.lock().entries.values().cloned().collect()
+    }
+}
+
+fn entry_matches(entry: &PhonebookEntry, search: &str) -> bool {
+    let haystack = [
+        entry.display_name.as_str(),
+        &entry.first_name,
+        &entry.last_name,
+        &entry.company,
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .chain(entry.emails.iter().cloned())
+    .chain(
+        entry
+            .phones
+            .iter()
+            .flat_map(|p| [p.raw.clone(), p.e164.clone().unwrap_or_default()]),
+    )
+    .collect::<Vec<_>>()
+    .join("\n")
+    .to_lowercase();
+    search
+        .split_whitespace()
+        .all(|word| haystack.contains(&word.to_lowercase()))
+}
+
+#[async_trait]
+impl PhonebookStore for MemPhonebooks {
+    async fn apply_phonebook_write(&self, write: &PhonebookWrite) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        for entry in &write.upserts {
+            let mut entry = entry.clone();
+            entry.book = write.book.clone();
+            entry.mailbox_id = write.mailbox_id.clone();
+            inner.put(entry);
+        }
+        for id in &write.removals {
+            inner.remove_where(|e| !(e.mailbox_id == write.mailbox_id && &e.contact_id == id));
+        }
+        let state = inner
+            .states
+            .entry(write.mailbox_id.clone())
+            .or_insert_with(|| MailboxSyncState {
+                mailbox_id: write.mailbox_id.clone(),
+                book: write.book.as_key().to_owned(),
+                ..MailboxSyncState::default()
+            });
+        state
+            .folders
+            .retain(|f| f.folder_id != write.folder.folder_id);
+        state.folders.push(write.folder.clone());
+        Ok(())
+    }
+
+    async fn remove_folder(&self, mailbox_id: &str, folder_id: &str) -> Result<u64, StoreError> {
+        let mut inner = self.lock();
+        let removed = inner.remove_where(|e| {
+            !(e.mailbox_id == mailbox_id
+                && e.folder_id == folder_id
+                && e.origin == EntryOrigin::Outlook)
+        });
+        if let Some(state) = inner.states.get_mut(mailbox_id) {
+            state.folders.retain(|f| f.folder_id != folder_id);
+        }
+        Ok(removed)
+    }
+
+    async fn remove_mailbox(&self, mailbox_id: &str) -> Result<u64, StoreError> {
+        let mut inner = self.lock();
+        let removed = inner
+            .remove_where(|e| !(e.mailbox_id == mailbox_id && e.origin == EntryOrigin::Outlook));
+        inner.states.remove(mailbox_id);
+        Ok(removed)
+    }
+
+    async fn load_mailbox_state(
+        &self,
+        mailbox_id: &str,
+    ) -> Result<Option<MailboxSyncState>, StoreError> {
+        Ok(self.lock().states.get(mailbox_id).cloned())
+    }
+
+    async fn save_mailbox_state(&self, state: &MailboxSyncState) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        let folders = inner
+            .states
+            .get(&state.mailbox_id)
+            .map(|s| s.folders.clone())
+            .unwrap_or_default();
+        inner.states.insert(
+            state.mailbox_id.clone(),
+            MailboxSyncState {
+                folders,
+                ..state.clone()
+            },
+        );
+        Ok(())
+    }
+
+    async fn list_mailboxes(&self) -> Result<Vec<(String, String, Option<String>)>, StoreError> {
+        let mut all: Vec<_> = self
+            .lock()
+            .states
+            .values()
+            .map(|s| (s.mailbox_id.clone(), s.book.clone(), s.skipped.clone()))
+            .collect();
+        all.sort();
+        Ok(all)
+    }
+
+    async fn phonebook(
+        &self,
+        book: &Book,
+        query: &PhonebookQuery,
+    ) -> Result<Vec<PhonebookEntry>, StoreError> {
+        let mut found: Vec<PhonebookEntry> = self
+            .lock()
+            .entries
+            .values()
+            .filter(|e| &e.book == book)
+            .filter(|e| query.search.as_deref().is_none_or(|s| entry_matches(e, s)))
+            .cloned()
+            .collect();
+        found.sort_by(|a, b| {
+            (&a.display_name, &a.contact_id).cmp(&(&b.display_name, &b.contact_id))
+        });
+        let limit = if query.limit == 0 {
+            usize::MAX
+        } else {
+            query.limit as usize
+        };
+        Ok(found
+            .into_iter()
+            .skip(query.offset as usize)
+            .take(limit)
+            .collect())
+    }
+
+    async fn count_phonebook(&self, book: &Book) -> Result<u64, StoreError> {
+        Ok(self
+            .lock()
+            .entries
+            .values()
+            .filter(|e| &e.book == book)
+            .count() as u64)
+    }
+
+    async fn phonebook_entries_page(
+        &self,
+        after: Option<(&str, &str)>,
+        limit: u32,
+    ) -> Result<Vec<PhonebookEntry>, StoreError> {
+        Ok(self
+            .lock()
+            .entries
+            .iter()
+            .filter(|((m, c), _)| after.is_none_or(|(am, ac)| (m.as_str(), c.as_str()) > (am, ac)))
+            .take(limit.max(1) as usize)
+            .map(|(_, e)| e.clone())
+            .collect())
+    }
+
+    async fn book_version(&self, book: &Book) -> Result<i64, StoreError> {
+        Ok(self
+            .lock()
+            .versions
+            .get(book.as_key())
+            .copied()
+            .unwrap_or(0))
+    }
+
+    async fn set_phonebook_secret(
+        &self,
+        number: &str,
+        secret_sha256: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        match secret_sha256 {
+            Some(secret) => inner.secrets.insert(number.to_owned(), secret.to_owned()),
+            None => inner.secrets.remove(number),
+        };
+        Ok(true)
+    }
+
+    async fn phonebook_secret(&self, number: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.lock().secrets.get(number).cloned())
+    }
+}
+
+// --- mailboxes (contact sync) ---
+
+use switchboard_core::contacts::{
+    ContactChange, ContactPage, FolderPage, MailboxAnswer, MailboxContact, MailboxRead,
+};
+use switchboard_core::ports::{MailboxError, MailboxSource};
+
+/// Outlook as contact sync reads it: each mailbox has only its default Contacts folder. A
+/// mailbox nobody set up is empty; one marked with [`FakeMailboxes::without_mailbox`] answers
+/// like a user whose licence has no Exchange.
+#[derive(Debug, Default)]
+pub struct FakeMailboxes {
+    /// Mailbox id → its contacts, or `None` for "no mailbox".
+    mailboxes: Mutex<HashMap<String, Option<Vec<MailboxContact>>>>,
+}
+
+impl FakeMailboxes {
+    pub fn set_contacts(&self, mailbox: &str, contacts: Vec<MailboxContact>) {
+        self.mailboxes
+            .lock()
+            .unwrap()
+            .insert(mailbox.to_owned(), Some(contacts));
+    }
+    pub fn without_mailbox(&self, mailbox: &str) {
+        self.mailboxes
+            .lock()
+            .unwrap()
+            .insert(mailbox.to_owned(), None);
+    }
+}
+
+#[async_trait]
+impl MailboxSource for FakeMailboxes {
+    async fn read(&self, reads: Vec<MailboxRead>) -> Vec<Result<MailboxAnswer, MailboxError>> {
+        let mailboxes = self.mailboxes.lock().unwrap();
+        reads
+            .into_iter()
+            .map(|read| {
+                let contacts = match mailboxes.get(read.mailbox()) {
+                    Some(None) => return Err(MailboxError::NoMailbox),
+                    Some(Some(c)) => c.clone(),
+                    None => Vec::new(),
+                };
+                Ok(match read {
+                    MailboxRead::FolderDelta { .. } => MailboxAnswer::Folders(FolderPage {
+                        changes: Vec::new(),
+                        next: None,
+                        delta_link: Some("folders-delta".into()),
+                    }),
+                    // A round from scratch lists every contact; a delta round, no changes.
+                    MailboxRead::ContactsDelta { link, .. } => {
+                        MailboxAnswer::Contacts(ContactPage {
+                            changes: if link.is_none() {
+                                contacts.into_iter().map(ContactChange::Upsert).collect()
+                            } else {
+                                Vec::new()
+                            },
+                            next: None,
+                            delta_link: Some("contacts-delta".into()),
+                        })
+                    }
+                })
+            })
+            .collect()
+    }
+}
+
+// --- calendars and presence (calendar sync) ---
+
+use switchboard_core::ports::{
+    CalendarPage, CalendarRead, CalendarSource, PresenceStore, SourceEvent,
+};
+use switchboard_core::presence::{CalendarEntry, PresenceState};
+
+/// Per extension: its calendar entries and its presence state.
+type PresenceRows = std::collections::BTreeMap<String, (Vec<CalendarEntry>, Option<PresenceState>)>;
+
+/// Calendar entries and presence states in memory, as the SQL store keeps them.
+#[derive(Debug, Default)]
+pub struct MemPresence {
+    rows: Mutex<PresenceRows>,
+}
+
+impl MemPresence {
+    pub fn state(&self, number: &str) -> Option<PresenceState> {
+        self.rows.lock().unwrap().get(number)?.1.clone()
+    }
+}
+
+#[async_trait]
+impl PresenceStore for MemPresence {
+    async fn save_calendar(
+        &self,
+        number: &str,
+        entries: &[CalendarEntry],
+        state: &PresenceState,
+    ) -> Result<(), StoreError> {
+        self.rows
+            .lock()
+            .unwrap()
+            .insert(number.into(), (entries.to_vec(), Some(state.clone())));
+        Ok(())
+    }
+    async fn calendar_entries(&self, number: &str) -> Result<Vec<CalendarEntry>, StoreError> {
+        Ok(self
+            .rows
+            .lock()
+            .unwrap()
+            .get(number)
+            .map(|row| row.0.clone())
+            .unwrap_or_default())
+    }
+    async fn load_presence(&self, number: &str) -> Result<Option<PresenceState>, StoreError> {
+        Ok(self.state(number))
+    }
+    async fn save_presence(&self, number: &str, state: &PresenceState) -> Result<(), StoreError> {
+        self.rows
+            .lock()
+            .unwrap()
+            .entry(number.into())
+            .or_default()
+            .1 = Some(state.clone());
+        Ok(())
+    }
+    async fn list_presence(&self) -> Result<Vec<(String, PresenceState)>, StoreError> {
+        Ok(self
+            .rows
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|(number, (_, state))| Some((number.clone(), state.clone()?)))
+            .collect())
+    }
+    async fn remove_calendar(&self, number: &str) -> Result<(), StoreError> {
+        if let Some(row) = self.rows.lock().unwrap().get_mut(number) {
+            row.0.clear();
+        }
+        Ok(())
+    }
+}
+
+/// Outlook calendars by mailbox (Entra object id), each answered in one page. A mailbox nobody
+/// set up has an empty calendar; one marked with [`FakeCalendars::without_mailbox`] answers
+/// like a user whose licence has no Exchange.
+#[derive(Debug, Default)]
+pub struct FakeCalendars {
+    calendars: Mutex<HashMap<String, Option<Vec<SourceEvent>>>>,
+}
+
+impl FakeCalendars {
+    pub fn set_events(&self, mailbox: &str, events: Vec<SourceEvent>) {
+        self.calendars
+            .lock()
+            .unwrap()
+            .insert(mailbox.to_owned(), Some(events));
+    }
+    pub fn without_mailbox(&self, mailbox: &str) {
+        self.calendars
+            .lock()
+            .unwrap()
+            .insert(mailbox.to_owned(), None);
+    }
+}
+
+#[async_trait]
+impl CalendarSource for FakeCalendars {
+    async fn read_calendars(
+        &self,
+        reads: Vec<CalendarRead>,
+    ) -> Vec<Result<CalendarPage, MailboxError>> {
+        let calendars = self.calendars.lock().unwrap();
+        reads
+            .iter()
+            .map(|read| match calendars.get(&read.mailbox) {
+                Some(None) => Err(MailboxError::NoMailbox),
+                Some(Some(events)) => Ok(CalendarPage {
+                    events: events.clone(),
+                    next: None,
+                }),
+                None => Ok(CalendarPage::default()),
+            })
+            .collect()
+    }
+}
+
+/// A timed Graph event (UTC wall-clock times, as asked for with `Prefer: outlook.timezone`).
+pub fn calendar_event(id: &str, start: &str, end: &str, show_as: &str) -> SourceEvent {
+    SourceEvent {
+        id: id.into(),
+        start: start.parse().unwrap(),
+        end: end.parse().unwrap(),
+        show_as: switchboard_core::presence::ShowAs::from_graph(show_as),
+        is_all_day: false,
+        is_cancelled: false,
     }
 }

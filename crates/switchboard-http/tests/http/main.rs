@@ -5,22 +5,29 @@
 mod api;
 mod consent;
 mod console;
+mod console_contacts;
 mod console_sync;
 mod directory;
 mod extensions;
 mod fakes;
+mod lookup;
+mod phonebooks;
+mod presence;
 mod sync;
 mod webhooks;
 
+use fakes::{FakeCalendars, MemPresence};
 use fakes::{
-    FakeDirectory, FakeFactory, FakeGateway, FakeSubscriptionApi, FakeVault, FixedClock, MemStore,
-    MemSubscriptions, SteppingClock,
+    FakeDirectory, FakeFactory, FakeGateway, FakeMailboxes, FakeSubscriptionApi, FakeVault,
+    FixedClock, MemPhonebooks, MemStore, MemSubscriptions, SteppingClock,
 };
 use reqwest::redirect::Policy;
 use reqwest::{Client, Response, StatusCode};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use switchboard_core::auth::{AdminUser, ApiTokenRecord};
+use switchboard_core::calendar::{CalendarSync, PresenceService};
+use switchboard_core::contacts::{ContactSync, PhonebookIndex};
 use switchboard_core::notifications::SubscriptionKeeper;
 use switchboard_core::office365::{ConnectionService, ServiceOptions};
 use switchboard_core::ports::{Store, SyncEvent};
@@ -51,6 +58,19 @@ pub struct TestApp {
     /// Graph's `/subscriptions`, used by the subscription keeper (present when the config has
     /// a `public_url`, as in the binary).
     pub graph_subscriptions: Arc<FakeSubscriptionApi>,
+    /// Phonebook entries, book versions and phonebook passwords.
+    pub phonebooks: Arc<MemPhonebooks>,
+    /// The caller-ID index the lookup answers from (default region GB).
+    pub phonebook_index: Arc<PhonebookIndex>,
+    /// Outlook mailboxes, read by contact sync.
+    pub mailboxes: Arc<FakeMailboxes>,
+    pub contact_sync: Arc<ContactSync>,
+    /// Calendar entries and presence states.
+    pub presence_store: Arc<MemPresence>,
+    /// Outlook calendars, read by calendar sync.
+    pub calendars: Arc<FakeCalendars>,
+    pub presence: Arc<PresenceService>,
+    pub calendar_sync: Arc<CalendarSync>,
 }
 
 impl TestApp {
@@ -131,6 +151,36 @@ impl TestApp {
                 public.as_str(),
             ))
         });
+        let phonebooks = Arc::new(MemPhonebooks::default());
+        let phonebook_index = Arc::new(PhonebookIndex::new("GB"));
+        let mailboxes = Arc::new(FakeMailboxes::default());
+        let contact_sync = Arc::new(ContactSync::new(
+            extensions.clone(),
+            phonebooks.clone(),
+            mailboxes.clone(),
+            directory.clone(),
+            phonebook_index.clone(),
+            Arc::new(SteppingClock::new(clock.0)),
+            FreshnessMode::Polling,
+        ));
+        let presence_store = Arc::new(MemPresence::default());
+        let calendars = Arc::new(FakeCalendars::default());
+        // The fixed clock: presence and timelines are computed at a known instant.
+        let presence = Arc::new(PresenceService::new(
+            presence_store.clone(),
+            extensions.clone(),
+            clock.clone(),
+            Default::default(),
+        ));
+        let calendar_sync = Arc::new(CalendarSync::new(
+            calendars.clone(),
+            directory.clone(),
+            extensions.clone(),
+            presence.clone(),
+            clock.clone(),
+            |name| jiff::tz::TimeZone::get(name).ok(),
+            FreshnessMode::Polling,
+        ));
         let state = AppState::new(AppDeps {
             store: store.clone(),
             extensions: extensions.clone(),
@@ -142,6 +192,11 @@ impl TestApp {
             subscriptions: subscriptions.clone(),
             events: events_tx,
             keeper,
+            phonebooks: phonebooks.clone(),
+            phonebook_index: phonebook_index.clone(),
+            contact_sync: contact_sync.clone(),
+            presence: presence.clone(),
+            calendar_sync: calendar_sync.clone(),
         });
         let app = switchboard_http::router(state);
         tokio::spawn(async move {
@@ -163,6 +218,14 @@ impl TestApp {
             subscriptions,
             events: tokio::sync::Mutex::new(events_rx),
             graph_subscriptions,
+            phonebooks,
+            phonebook_index,
+            mailboxes,
+            contact_sync,
+            presence_store,
+            calendars,
+            presence,
+            calendar_sync,
         }
     }
 

@@ -32,11 +32,7 @@ async fn wait_for_status(app: &TestApp, done: impl Fn(&Value) -> bool) -> Value 
 async fn status_before_any_run() {
     let app = TestApp::spawn().await;
     let status = get_json(&app, "/api/v1/sync").await;
-    assert_eq!(
-        keys(&status),
-        ["users"],
-        "contacts/calendar are not built yet"
-    );
+    assert_eq!(keys(&status), ["calendar", "contacts", "users"]);
     let users = &status["users"];
     assert_eq!(
         keys(users),
@@ -242,13 +238,14 @@ async fn a_waiting_run_answers_when_done_and_others_get_409_meanwhile() {
 async fn unknown_kinds_bad_flags_and_directory_errors() {
     let app = TestApp::spawn().await;
     let r = app
-        .api(Method::POST, "/api/v1/sync/contacts")
+        .api(Method::POST, "/api/v1/sync/weather")
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     let body: Value = r.json().await.unwrap();
-    assert!(body["error"].as_str().unwrap().contains("users"), "{body}");
+    let message = body["error"].as_str().unwrap();
+    assert!(message.contains("users, contacts and calendar"), "{body}");
 
     let r = app
         .api(Method::POST, "/api/v1/sync/users?dry_run=true&wait=false")
