@@ -8,11 +8,18 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use switchboard_core::notifications::SubscriptionKeeper;
 use switchboard_core::office365::{ConnectionService, ServiceOptions};
-use switchboard_core::ports::{ExtensionStore, Leadership, Store, SubscriptionStore, SyncEvent};
+use switchboard_core::calendar::{CalendarSync, PresenceService};
+use switchboard_core::contacts::{ContactSync, ContactSyncConfig, PhonebookIndex};
+use switchboard_core::ports::{
+    CalendarSource, ExtensionStore, Leadership, MailboxSource, PhonebookStore, PresenceStore,
+    Store, SubscriptionStore, SyncEvent,
+};
+use switchboard_core::presence::ShowAsMapping;
 use switchboard_core::users::{FreshnessMode, UserSync};
 use switchboard_core::{Clock, SystemClock};
 use switchboard_graph::{
-    EntraGateway, GraphConfig, GraphDirectory, GraphSubscriptions, RcgenCertificateFactory,
+    EntraGateway, GraphConfig, GraphDirectory, GraphMailboxes, GraphSubscriptions,
+    RcgenCertificateFactory,
 };
 use switchboard_http::{AppDeps, AppState, HttpConfig};
 use switchboard_store::{FileKeyVault, SqlLeadership, SqlStore};
@@ -30,10 +37,19 @@ pub struct Services {
     /// Present when `public_url` is set: Microsoft can call our webhook.
     pub keeper: Option<Arc<SubscriptionKeeper>>,
     pub clock: Arc<dyn Clock>,
+    pub phonebooks: Arc<dyn PhonebookStore>,
+    /// The in-memory caller-ID index, kept in step with the phonebooks and extensions.
+    pub phonebook_index: Arc<PhonebookIndex>,
+    pub contact_sync: Arc<ContactSync>,
+    pub calendar_sync: Arc<CalendarSync>,
+    /// Every status change goes through it (calendar transitions, the users' own changes).
+    pub presence: Arc<PresenceService>,
 }
 
 pub struct App {
     pub router: Router,
+    /// For ending the open presence streams at shutdown (see [`AppState::close_streams`]).
+    pub state: AppState,
     pub services: Services,
     /// What the webhook passes on; consumed by [`spawn_background`].
     pub events: UnboundedReceiver<SyncEvent>,
@@ -70,6 +86,8 @@ pub async fn build_with_clock(cfg: &BootstrapConfig, clock: Arc<dyn Clock>) -> a
     let store: Arc<dyn Store> = sql.clone();
     let subscriptions: Arc<dyn SubscriptionStore> = sql.clone();
     let leadership: Arc<dyn Leadership> = Arc::new(SqlLeadership::new((*sql).clone()));
+    let phonebooks: Arc<dyn PhonebookStore> = sql.clone();
+    let presence_store: Arc<dyn PresenceStore> = sql.clone();
     let extensions: Arc<dyn ExtensionStore> = sql;
     let vault = Arc::new(FileKeyVault::new(cfg.keys_dir()).context("preparing the key directory")?);
     let graph_config = GraphConfig {
@@ -99,6 +117,8 @@ pub async fn build_with_clock(cfg: &BootstrapConfig, clock: Arc<dyn Clock>) -> a
     // One token cache for the connection check and the sync jobs.
     let credentials = Arc::new(connection.clone());
     let directory = Arc::new(GraphDirectory::new(tokens.clone(), credentials.clone()));
+    // One adapter for contacts and calendars, so both share the per-mailbox request limit.
+    let mailboxes = Arc::new(GraphMailboxes::new(tokens.clone(), credentials.clone()));
     // Notifications need an address Microsoft can reach; without one, delta polling alone.
     let keeper = cfg.public_url.as_ref().map(|public| {
         Arc::new(SubscriptionKeeper::new(
@@ -114,9 +134,68 @@ pub async fn build_with_clock(cfg: &BootstrapConfig, clock: Arc<dyn Clock>) -> a
         FreshnessMode::Polling
     };
     let user_sync = Arc::new(
-        UserSync::new(directory, extensions.clone(), clock.clone(), mode)
+        UserSync::new(directory.clone(), extensions.clone(), clock.clone(), mode)
             .with_subscriptions(subscriptions.clone()),
     );
+    // The region is set from the contact-sync settings once they are read.
+    let phonebook_index = Arc::new(PhonebookIndex::new(
+        &ContactSyncConfig::default().default_region,
+    ));
+    let contact_source: Arc<dyn MailboxSource> = mailboxes.clone();
+    let contact_sync = Arc::new(ContactSync::new(
+        extensions.clone(),
+        phonebooks.clone(),
+        contact_source,
+        directory.clone(),
+        phonebook_index.clone(),
+        clock.clone(),
+        FreshnessMode::Polling,
+    ));
+    // Reads the settings (default region) and fills the caller-ID index before serving, so
+    // the first lookup already knows every stored entry.
+    let contact_config = contact_sync
+        .config()
+        .await
+        .context("reading the contact sync settings")?;
+    phonebook_index.set_default_region(&contact_config.default_region);
+    let indexed = contact_sync
+        .rebuild_index()
+        .await
+        .context("loading the phonebooks into the caller-ID index")?;
+    contact_sync
+        .refresh_extensions()
+        .await
+        .context("loading the extensions into the caller-ID index")?;
+    tracing::info!(entries = indexed, "caller-ID index ready");
+
+    let presence = Arc::new(PresenceService::new(
+        presence_store,
+        extensions.clone(),
+        clock.clone(),
+        ShowAsMapping::default(),
+    ));
+    let calendar_source: Arc<dyn CalendarSource> = mailboxes;
+    let calendar_sync = Arc::new(CalendarSync::new(
+        calendar_source,
+        directory,
+        extensions.clone(),
+        presence.clone(),
+        clock.clone(),
+        |name| jiff::tz::TimeZone::get(name).ok(),
+        FreshnessMode::Polling,
+    ));
+    let calendar_config = calendar_sync
+        .config()
+        .await
+        .context("reading the calendar sync settings")?;
+    presence
+        .set_mapping(calendar_config.mapping)
+        .await
+        .context("applying the Show as mapping")?;
+    presence
+        .rebuild_plan()
+        .await
+        .context("loading the stored presence")?;
     let (events_tx, events) = tokio::sync::mpsc::unbounded_channel();
     let metrics = telemetry::metrics_handle();
     let state = AppState::new(AppDeps {
@@ -137,9 +216,15 @@ pub async fn build_with_clock(cfg: &BootstrapConfig, clock: Arc<dyn Clock>) -> a
         },
         metrics: Arc::new(move || metrics.render()),
         keeper: keeper.clone(),
+        phonebooks: phonebooks.clone(),
+        phonebook_index: phonebook_index.clone(),
+        contact_sync: contact_sync.clone(),
+        calendar_sync: calendar_sync.clone(),
+        presence: presence.clone(),
     });
     Ok(App {
-        router: switchboard_http::router(state),
+        router: switchboard_http::router(state.clone()),
+        state,
         services: Services {
             store,
             extensions,
@@ -148,6 +233,11 @@ pub async fn build_with_clock(cfg: &BootstrapConfig, clock: Arc<dyn Clock>) -> a
             leadership,
             keeper,
             clock,
+            phonebooks,
+            phonebook_index,
+            contact_sync,
+            calendar_sync,
+            presence,
         },
         events,
     })
@@ -182,11 +272,30 @@ pub fn spawn_background(
     services: &Services,
     events: UnboundedReceiver<SyncEvent>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
-    let mut tasks = vec![tokio::spawn(crate::scheduler::run_user_sync_schedule(
+    let syncs: [Arc<dyn crate::scheduler::ScheduledSync>; 3] = [
         services.user_sync.clone(),
+        services.contact_sync.clone(),
+        services.calendar_sync.clone(),
+    ];
+    let mut tasks: Vec<_> = syncs
+        .into_iter()
+        .map(|sync| {
+            tokio::spawn(crate::scheduler::run_schedule(
+                sync,
+                services.clock.clone(),
+                services.leadership.clone(),
+            ))
+        })
+        .collect();
+    tasks.push(tokio::spawn(crate::presence::fire_transitions(
+        services.presence.clone(),
         services.clock.clone(),
         services.leadership.clone(),
-    ))];
+    )));
+    tasks.push(tokio::spawn(crate::presence::follow_extensions(
+        services.user_sync.clone(),
+        services.contact_sync.clone(),
+    )));
     if let Some(keeper) = &services.keeper {
         tasks.push(tokio::spawn(crate::notifications::keep_subscriptions(
             keeper.clone(),

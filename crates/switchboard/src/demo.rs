@@ -104,12 +104,14 @@ impl Demo {
         };
         let App {
             router,
+            state,
             services,
             events,
         } = app::build(&config).await?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(app::serve(listener, router, async {
+        let server = tokio::spawn(app::serve(listener, router, async move {
             let _ = stopped.await;
+            state.close_streams();
         }));
 
         let now = services.clock.now();
@@ -153,6 +155,24 @@ impl Demo {
             })
             .await
             .context("the first user sync of the demo tenant")?;
+        // Phonebooks and presence right away too (the generated tenant has contacts and a
+        // week of meetings per user).
+        services.contact_sync.refresh_extensions().await?;
+        let first_run = |kind: &str| RunRequest {
+            full: true,
+            dry_run: false,
+            actor: format!("sync:{kind} (started by demo)"),
+        };
+        services
+            .contact_sync
+            .run(first_run("contacts"))
+            .await
+            .context("the first contact sync of the demo tenant")?;
+        services
+            .calendar_sync
+            .run(first_run("calendar"))
+            .await
+            .context("the first calendar sync of the demo tenant")?;
         let background = app::spawn_background(&services, events);
         Ok(Demo {
             emulator,

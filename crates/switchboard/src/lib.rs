@@ -7,5 +7,6 @@ pub mod commands;
 pub mod config;
 pub mod demo;
 pub mod notifications;
+pub mod presence;
 pub mod scheduler;
 pub mod telemetry;

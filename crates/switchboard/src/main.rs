@@ -87,6 +87,10 @@ enum Command {
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum SyncKind {
     Users,
+    Contacts,
+    Calendar,
+    /// Users first (phonebooks and calendars belong to extensions), then contacts and calendar.
+    All,
 }
 
 #[derive(Debug, Subcommand)]
@@ -178,8 +182,10 @@ async fn main() -> anyhow::Result<()> {
             let listener = app::bind(cfg.listen).await?;
             tracing::info!("console on {}", cfg.base_url());
             let background = app::spawn_background(&built.services, built.events);
-            let served = app::serve(listener, built.router, async {
+            let state = built.state.clone();
+            let served = app::serve(listener, built.router, async move {
                 let _ = tokio::signal::ctrl_c().await;
+                state.close_streams();
             })
             .await;
             for task in background {
@@ -222,15 +228,30 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Sync {
-            kind: SyncKind::Users,
+            kind,
             full,
             dry_run,
         } => {
             let cfg = BootstrapConfig::load(cli.config.as_deref(), &overrides)?;
             telemetry::init_logging(&cfg.log_format);
             let built = app::build(&cfg).await?;
-            let outcome = commands::sync::users(&built.services, full, dry_run).await?;
-            println!("{}", commands::sync::summary(&outcome));
+            let services = &built.services;
+            if matches!(kind, SyncKind::Users | SyncKind::All) {
+                let outcome = commands::sync::users(services, full, dry_run).await?;
+                println!("{}", commands::sync::summary(&outcome));
+            }
+            if matches!(kind, SyncKind::All) {
+                // The phonebook index follows the extensions the user sync just wrote.
+                services.contact_sync.refresh_extensions().await?;
+            }
+            if matches!(kind, SyncKind::Contacts | SyncKind::All) {
+                let run = commands::sync::contacts(services, full, dry_run).await?;
+                println!("{}", commands::sync::run_summary("contact", &run, dry_run));
+            }
+            if matches!(kind, SyncKind::Calendar | SyncKind::All) {
+                let run = commands::sync::calendar(services, full, dry_run).await?;
+                println!("{}", commands::sync::run_summary("calendar", &run, dry_run));
+            }
             Ok(())
         }
         Command::Admin { action } => {

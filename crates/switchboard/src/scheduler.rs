@@ -1,19 +1,125 @@
-//! When user sync runs by itself: a delta run every `poll_interval_secs`, and a full run daily
-//! at `daily_full_sync_at` in `time_zone` (the safety net). One timer, re-planned each round.
+//! When the syncs run by themselves: an incremental run every `poll_interval_secs`, and a full
+//! run daily at `daily_full_sync_at` in `time_zone` (the safety net). One timer per sync kind,
+//! re-planned each round; only the leader instance runs them.
 
+use async_trait::async_trait;
 use jiff::{Timestamp, ToSpan, Zoned, civil, tz::TimeZone};
 use std::sync::Arc;
 use std::time::Duration;
+use switchboard_core::calendar::{CalendarSync, CalendarSyncError};
+use switchboard_core::contacts::{ContactSync, ContactSyncError};
 use switchboard_core::ports::Leadership;
-use switchboard_core::users::{RunRequest, SyncError, UserSync, UserSyncConfig, parse_hh_mm};
+use switchboard_core::users::{RunRequest, SyncError, SyncRunRecord, UserSync, parse_hh_mm};
+
+/// What a schedule needs of a sync's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cadence {
+    pub poll_interval_secs: u32,
+    pub daily_full_sync_at: String,
+    pub time_zone: String,
+}
+
+/// A sync the scheduler can drive (users, contacts, calendar).
+#[async_trait]
+pub trait ScheduledSync: Send + Sync {
+    fn kind(&self) -> &'static str;
+    /// `None` while the sync is turned off.
+    async fn cadence(&self) -> Result<Option<Cadence>, String>;
+    fn set_next_run(&self, at: Option<Timestamp>);
+    /// `Ok(None)` when another run was in progress.
+    async fn run(&self, full: bool) -> Result<Option<SyncRunRecord>, String>;
+}
+
+fn request(kind: &str, full: bool) -> RunRequest {
+    RunRequest {
+        full,
+        dry_run: false,
+        actor: format!("sync:{kind}"),
+    }
+}
+
+#[async_trait]
+impl ScheduledSync for UserSync {
+    fn kind(&self) -> &'static str {
+        "users"
+    }
+    async fn cadence(&self) -> Result<Option<Cadence>, String> {
+        let c = self.config().await.map_err(|e| e.to_string())?;
+        Ok(c.enabled.then_some(Cadence {
+            poll_interval_secs: c.poll_interval_secs,
+            daily_full_sync_at: c.daily_full_sync_at,
+            time_zone: c.time_zone,
+        }))
+    }
+    fn set_next_run(&self, at: Option<Timestamp>) {
+        UserSync::set_next_run(self, at)
+    }
+    async fn run(&self, full: bool) -> Result<Option<SyncRunRecord>, String> {
+        match UserSync::run(self, request("users", full)).await {
+            Ok(o) => Ok(Some(o.run)),
+            Err(SyncError::AlreadyRunning) => Ok(None),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+#[async_trait]
+impl ScheduledSync for ContactSync {
+    fn kind(&self) -> &'static str {
+        "contacts"
+    }
+    async fn cadence(&self) -> Result<Option<Cadence>, String> {
+        let c = self.config().await.map_err(|e| e.to_string())?;
+        Ok(c.enabled.then_some(Cadence {
+            poll_interval_secs: c.poll_interval_secs,
+            daily_full_sync_at: c.daily_full_sync_at,
+            time_zone: c.time_zone,
+        }))
+    }
+    fn set_next_run(&self, at: Option<Timestamp>) {
+        ContactSync::set_next_run(self, at)
+    }
+    async fn run(&self, full: bool) -> Result<Option<SyncRunRecord>, String> {
+        match ContactSync::run(self, request("contacts", full)).await {
+            Ok(o) => Ok(Some(o.run)),
+            Err(ContactSyncError::AlreadyRunning) => Ok(None),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+#[async_trait]
+impl ScheduledSync for CalendarSync {
+    fn kind(&self) -> &'static str {
+        "calendar"
+    }
+    async fn cadence(&self) -> Result<Option<Cadence>, String> {
+        let c = self.config().await.map_err(|e| e.to_string())?;
+        Ok(c.enabled.then_some(Cadence {
+            poll_interval_secs: c.poll_interval_secs,
+            daily_full_sync_at: c.daily_full_sync_at,
+            time_zone: c.time_zone,
+        }))
+    }
+    fn set_next_run(&self, at: Option<Timestamp>) {
+        CalendarSync::set_next_run(self, at)
+    }
+    async fn run(&self, full: bool) -> Result<Option<SyncRunRecord>, String> {
+        match CalendarSync::run(self, request("calendar", full)).await {
+            Ok(o) => Ok(Some(o.run)),
+            Err(CalendarSyncError::AlreadyRunning) => Ok(None),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
 
 /// The next daily full-sync instant strictly after `now`.
-pub fn next_daily(now: Timestamp, config: &UserSyncConfig) -> Timestamp {
-    let tz = TimeZone::get(config.time_zone.trim()).unwrap_or_else(|e| {
-        tracing::warn!(time_zone = %config.time_zone, error = %e, "unknown time zone, using UTC");
+pub fn next_daily(now: Timestamp, cadence: &Cadence) -> Timestamp {
+    let tz = TimeZone::get(cadence.time_zone.trim()).unwrap_or_else(|e| {
+        tracing::warn!(time_zone = %cadence.time_zone, error = %e, "unknown time zone, using UTC");
         TimeZone::UTC
     });
-    let (h, m) = parse_hh_mm(&config.daily_full_sync_at).unwrap_or((2, 0));
+    let (h, m) = parse_hh_mm(&cadence.daily_full_sync_at).unwrap_or((2, 0));
     let local: Zoned = now.to_zoned(tz.clone());
     let mut day = local.date();
     for _ in 0..3 {
@@ -35,68 +141,65 @@ fn until(now: Timestamp, at: Timestamp) -> Duration {
 }
 
 /// Runs until the task is aborted. Only the leader instance runs syncs; the others keep asking.
-pub async fn run_user_sync_schedule(
-    sync: Arc<UserSync>,
+pub async fn run_schedule(
+    sync: Arc<dyn ScheduledSync>,
     clock: Arc<dyn switchboard_core::Clock>,
     leadership: Arc<dyn Leadership>,
 ) {
+    let kind = sync.kind();
     let mut next_delta = clock.now();
     let mut next_full: Option<Timestamp> = None;
     loop {
-        let config = match sync.config().await {
-            Ok(c) => c,
+        let cadence = match sync.cadence().await {
+            Ok(Some(c)) => c,
+            Ok(None) => {
+                sync.set_next_run(None);
+                tokio::time::sleep(Duration::from_secs(15)).await;
+                continue;
+            }
             Err(e) => {
-                tracing::error!(error = %e, "cannot read the user sync settings");
+                tracing::error!(kind, error = %e, "cannot read the sync settings");
                 tokio::time::sleep(Duration::from_secs(30)).await;
                 continue;
             }
         };
         let now = clock.now();
-        if !config.enabled {
-            sync.set_next_run(None);
-            tokio::time::sleep(Duration::from_secs(15)).await;
-            continue;
-        }
-        let full_at = *next_full.get_or_insert_with(|| next_daily(now, &config));
+        let full_at = *next_full.get_or_insert_with(|| next_daily(now, &cadence));
         let due = next_delta.min(full_at);
         sync.set_next_run(Some(due));
         tokio::time::sleep(until(now, due)).await;
 
+        let poll = i64::from(cadence.poll_interval_secs).seconds();
         match leadership.try_lead().await {
             Ok(true) => {}
             Ok(false) => {
                 sync.set_next_run(None);
-                next_delta = clock.now() + i64::from(config.poll_interval_secs).seconds();
+                next_delta = clock.now() + poll;
                 continue;
             }
             Err(e) => {
-                tracing::warn!(error = %e, "cannot tell whether this instance leads the syncs");
-                next_delta = clock.now() + i64::from(config.poll_interval_secs).seconds();
+                tracing::warn!(kind, error = %e, "cannot tell whether this instance leads the syncs");
+                next_delta = clock.now() + poll;
                 continue;
             }
         }
         let full = clock.now() >= full_at;
-        let request = RunRequest {
-            full,
-            dry_run: false,
-            actor: "sync:users".into(),
-        };
-        match sync.run(request).await {
-            Ok(outcome) => {
-                let c = &outcome.run.counts;
+        match sync.run(full).await {
+            Ok(Some(run)) => {
+                let c = &run.counts;
                 if c.created + c.updated + c.disabled + c.enabled + c.removed > 0 || full {
-                    tracing::info!(mode = ?outcome.run.mode, created = c.created, updated = c.updated,
+                    tracing::info!(kind, mode = ?run.mode, created = c.created, updated = c.updated,
                         disabled = c.disabled, enabled = c.enabled, removed = c.removed, skipped = c.skipped,
-                        "user sync finished");
+                        "sync finished");
                 }
             }
-            Err(SyncError::AlreadyRunning) => {}
-            Err(e) => tracing::warn!(error = %e, "user sync failed; it will be retried"),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(kind, error = %e, "sync failed; it will be retried"),
         }
         let after = clock.now();
-        next_delta = after + i64::from(config.poll_interval_secs).seconds();
+        next_delta = after + poll;
         if full {
-            next_full = Some(next_daily(after, &config));
+            next_full = Some(next_daily(after, &cadence));
         }
     }
 }
@@ -105,11 +208,11 @@ pub async fn run_user_sync_schedule(
 mod tests {
     use super::*;
 
-    fn cfg(at: &str, tz: &str) -> UserSyncConfig {
-        UserSyncConfig {
+    fn cfg(at: &str, tz: &str) -> Cadence {
+        Cadence {
+            poll_interval_secs: 60,
             daily_full_sync_at: at.into(),
             time_zone: tz.into(),
-            ..Default::default()
         }
     }
 

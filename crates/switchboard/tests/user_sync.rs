@@ -415,7 +415,7 @@ async fn polling_picks_up_a_change_within_the_interval() {
     let app = connected().await;
     let a = app.add_user(member("Paula Poll")).await;
     app.put_user_sync(json!({"poll_interval_secs": 10})).await;
-    let schedule = tokio::spawn(switchboard::scheduler::run_user_sync_schedule(
+    let schedule = tokio::spawn(switchboard::scheduler::run_schedule(
         app.services.user_sync.clone(),
         app.services.clock.clone(),
         app.services.leadership.clone(),

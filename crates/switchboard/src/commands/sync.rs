@@ -1,17 +1,72 @@
-//! `switchboard sync users [--full] [--dry-run]`: one run from the shell, with a summary.
+//! `switchboard sync <users|contacts|calendar|all> [--full] [--dry-run]`: one run from the
+//! shell, with a summary.
 
 use crate::app::Services;
 use std::fmt::Write as _;
-use switchboard_core::users::{Action, RunOutcome, RunRequest};
+use switchboard_core::users::{Action, RunMode, RunOutcome, RunRequest, SyncRunRecord};
+
+fn cli_request(kind: &str, full: bool, dry_run: bool) -> RunRequest {
+    RunRequest {
+        full,
+        dry_run,
+        actor: format!("sync:{kind} (started by cli)"),
+    }
+}
+
+pub async fn contacts(
+    services: &Services,
+    full: bool,
+    dry_run: bool,
+) -> anyhow::Result<SyncRunRecord> {
+    let outcome = services
+        .contact_sync
+        .run(cli_request("contacts", full, dry_run))
+        .await?;
+    Ok(outcome.run)
+}
+
+pub async fn calendar(
+    services: &Services,
+    full: bool,
+    dry_run: bool,
+) -> anyhow::Result<SyncRunRecord> {
+    let outcome = services
+        .calendar_sync
+        .run(cli_request("calendar", full, dry_run))
+        .await?;
+    Ok(outcome.run)
+}
+
+/// The counts of a contact or calendar run, one line.
+pub fn run_summary(what: &str, run: &SyncRunRecord, dry_run: bool) -> String {
+    let c = &run.counts;
+    format!(
+        "{} {what} sync{}: {} mailboxes; {} created, {} updated, {} removed, {} skipped{}",
+        match run.mode {
+            RunMode::Full => "Full",
+            RunMode::Delta => "Incremental",
+        },
+        if dry_run {
+            " (dry run, nothing changed)"
+        } else {
+            ""
+        },
+        run.processed,
+        c.created,
+        c.updated,
+        c.removed,
+        c.skipped,
+        run.error
+            .as_deref()
+            .map(|e| format!("\n  problem: {e}"))
+            .unwrap_or_default()
+    )
+}
 
 pub async fn users(services: &Services, full: bool, dry_run: bool) -> anyhow::Result<RunOutcome> {
     let outcome = services
         .user_sync
-        .run(RunRequest {
-            full,
-            dry_run,
-            actor: "sync:users (started by cli)".into(),
-        })
+        .run(cli_request("users", full, dry_run))
         .await?;
     Ok(outcome)
 }
@@ -27,8 +82,8 @@ pub fn summary(outcome: &RunOutcome) -> String {
         out,
         "{} user sync{}: {} users looked at; {} created, {} updated, {} disabled, {} enabled, {} removed, {} skipped",
         match outcome.run.mode {
-            switchboard_core::users::RunMode::Full => "Full",
-            switchboard_core::users::RunMode::Delta => "Incremental",
+            RunMode::Full => "Full",
+            RunMode::Delta => "Incremental",
         },
         if outcome.plan.is_empty() {
             ""
