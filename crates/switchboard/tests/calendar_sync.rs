@@ -239,3 +239,39 @@ async fn a_user_without_a_mailbox_is_skipped_with_the_reason() {
     assert_eq!(skipped.len(), 1, "{skipped:?}");
     assert_eq!(skipped[0]["reason"], "no mailbox (plan without Exchange)");
 }
+
+#[tokio::test]
+async fn after_a_restart_in_the_middle_of_an_entry_the_status_still_returns_at_its_end() {
+    let app = connected().await;
+    let (ada, number) = synced_user(&app, "Ada Lovelace").await;
+    let (_, start, end) = entry(&app, &ada, 1.0, 4.0, "busy").await;
+    sync_calendar(&app).await;
+    app.start_background();
+    wait_for(&app, &number, "away", start).await;
+
+    // The instance stops mid-entry; a new one starts on the same database and takes over.
+    app.stop_background();
+    let second = switchboard::app::build(&app.config).await.unwrap();
+    let presence = second.services.presence.clone();
+    let view = presence.presence(&number).await.unwrap();
+    assert_eq!(view.status.as_str(), "away", "restored from the store: {view:?}");
+    // The new instance's timer fires the end of the entry (not merely computed on reading).
+    let mut changes = presence.subscribe();
+    let tasks = switchboard::app::spawn_background(&second.services, second.events);
+    let change = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let c = changes.recv().await.unwrap();
+            if c.number == number {
+                return c;
+            }
+        }
+    })
+    .await
+    .expect("the new instance fired the end of the entry");
+    assert_eq!(change.status.as_str(), "available", "{change:?}");
+    let late = Duration::try_from(jiff::Timestamp::now().duration_since(end)).unwrap_or_default();
+    assert!(late < Duration::from_secs(1), "restored {late:?} after the end");
+    for t in tasks {
+        t.abort();
+    }
+}

@@ -290,6 +290,15 @@ impl TestApp {
         self.background.lock().expect("tasks").extend(tasks);
     }
 
+    /// Stops the background tasks (schedules, timers), as a stopped instance would.
+    pub fn stop_background(&self) {
+        if let Ok(mut tasks) = self.background.lock() {
+            for t in tasks.drain(..) {
+                t.abort();
+            }
+        }
+    }
+
     pub fn emulator_url(&self, path: &str) -> String {
         format!("{}{path}", self.emulator.base_url())
     }
