@@ -67,6 +67,10 @@
         until.setAttribute("datetime", item.until || "");
         until.textContent = shortTime(item.until);
       }
+      // The "Set" form must offer the status shown, or a click would put back a stale one
+      // (and, being a manual change, override the calendar). Leave it alone while in use.
+      var select = row.querySelector('select[name="status"]');
+      if (select && document.activeElement !== select) { select.value = item.status; }
       var restores = row.querySelector('[data-field="restores"]');
       if (restores) {
         restores.setAttribute("data-status", item.restores || "");
