@@ -388,7 +388,7 @@ pub trait SubscriptionApi: Send + Sync + std::fmt::Debug {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubscriptionRecord {
     pub id: String,
-    /// `users` (later `users/{id}/contacts`, `users/{id}/events`).
+    /// `users`, `users/{id}/contacts` or `users/{id}/events`.
     pub resource: String,
     pub expires_at: jiff::Timestamp,
     /// Lower-case hex SHA-256 of the clientState.
@@ -429,6 +429,10 @@ pub trait SubscriptionStore: Send + Sync + std::fmt::Debug {
 pub enum SyncEvent {
     /// Users changed (a delta run picks the changes up).
     UsersChanged,
+    /// Outlook contacts of this mailbox (Entra id or company mailbox) changed.
+    ContactsChanged { mailbox: String },
+    /// Calendar events of this mailbox (Entra id) changed.
+    CalendarChanged { mailbox: String },
     /// `reauthorizationRequired`, `subscriptionRemoved` or `missed` for a subscription.
     Lifecycle {
         subscription_id: String,

@@ -22,7 +22,10 @@
 //!   `u64::MAX` exactly (only beyond that would it fall back to a float). When the store reports
 //!   a new notification about a user (`resource` = `Users/{id}`, or `resourceData.@odata.type`
 //!   user, case-insensitive), one [`SyncEvent::UsersChanged`] is sent per request; duplicates
-//!   (Graph delivers at least once) send nothing.
+//!   (Graph delivers at least once) send nothing. For a mailbox subscription the kind and the
+//!   mailbox come from the *stored* subscription's resource (`users/{id}/contacts` or
+//!   `users/{id}/events`), never from the notification's own text: one
+//!   [`SyncEvent::ContactsChanged`] or [`SyncEvent::CalendarChanged`] per mailbox and request.
 //! * Verified lifecycle items (`lifecycleEvent`: `reauthorizationRequired`,
 //!   `subscriptionRemoved`, `missed`) are recorded with the event as change type, and
 //!   [`SyncEvent::Lifecycle`] is sent **even when the store calls it a duplicate**: these items
@@ -46,6 +49,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde::Deserialize;
+use std::collections::BTreeSet;
+use switchboard_core::notifications::{MailboxKind, parse_mailbox_resource};
 use switchboard_core::ports::{ReceivedNotification, StoreError, SyncEvent};
 
 /// Largest notification body accepted. Graph batches notifications; 1 MiB is far above a batch.
@@ -138,6 +143,8 @@ struct ResourceData {
 #[derive(Default)]
 struct Pending {
     users_changed: bool,
+    contacts: BTreeSet<String>,
+    calendar: BTreeSet<String>,
     lifecycle: Vec<SyncEvent>,
 }
 
@@ -147,6 +154,16 @@ impl Pending {
             .users_changed
             .then_some(SyncEvent::UsersChanged)
             .into_iter()
+            .chain(
+                self.contacts
+                    .into_iter()
+                    .map(|mailbox| SyncEvent::ContactsChanged { mailbox }),
+            )
+            .chain(
+                self.calendar
+                    .into_iter()
+                    .map(|mailbox| SyncEvent::CalendarChanged { mailbox }),
+            )
             .chain(self.lifecycle);
         for event in events {
             if state.events().send(event).is_err() {
@@ -224,8 +241,15 @@ async fn process(
             .await?;
         if is_new {
             count("change");
-            if is_user(item.resource.as_deref(), data) {
-                pending.users_changed = true;
+            match parse_mailbox_resource(&subscription.resource) {
+                Some((MailboxKind::Contacts, mailbox)) => {
+                    pending.contacts.insert(mailbox);
+                }
+                Some((MailboxKind::Calendar, mailbox)) => {
+                    pending.calendar.insert(mailbox);
+                }
+                None if is_user(item.resource.as_deref(), data) => pending.users_changed = true,
+                None => {}
             }
         } else {
             count("duplicate");

@@ -6,10 +6,10 @@ use anyhow::Context;
 use axum::Router;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use switchboard_core::notifications::SubscriptionKeeper;
-use switchboard_core::office365::{ConnectionService, ServiceOptions};
 use switchboard_core::calendar::{CalendarSync, PresenceService};
 use switchboard_core::contacts::{ContactSync, ContactSyncConfig, PhonebookIndex};
+use switchboard_core::notifications::SubscriptionKeeper;
+use switchboard_core::office365::{ConnectionService, ServiceOptions};
 use switchboard_core::ports::{
     CalendarSource, ExtensionStore, Leadership, MailboxSource, PhonebookStore, PresenceStore,
     Store, SubscriptionStore, SyncEvent,
@@ -301,6 +301,9 @@ pub fn spawn_background(
             keeper.clone(),
             services.clock.clone(),
             services.leadership.clone(),
+            services.user_sync.clone(),
+            services.contact_sync.clone(),
+            services.calendar_sync.clone(),
         )));
     }
     tasks.push(tokio::spawn(crate::notifications::react_to_events(

@@ -240,6 +240,16 @@ async fn a_user_without_a_mailbox_is_skipped_with_the_reason() {
     assert_eq!(skipped[0]["reason"], "no mailbox (plan without Exchange)");
 }
 
+#[derive(Debug)]
+struct Leads;
+
+#[async_trait::async_trait]
+impl switchboard_core::ports::Leadership for Leads {
+    async fn try_lead(&self) -> Result<bool, switchboard_core::ports::StoreError> {
+        Ok(true)
+    }
+}
+
 #[tokio::test]
 async fn after_a_restart_in_the_middle_of_an_entry_the_status_still_returns_at_its_end() {
     let app = connected().await;
@@ -256,8 +266,14 @@ async fn after_a_restart_in_the_middle_of_an_entry_the_status_still_returns_at_i
     let view = presence.presence(&number).await.unwrap();
     assert_eq!(view.status.as_str(), "away", "restored from the store: {view:?}");
     // The new instance's timer fires the end of the entry (not merely computed on reading).
+    // It leads at once: the stopped instance still holds PostgreSQL's advisory lock here,
+    // where a real stop would have closed its connection.
     let mut changes = presence.subscribe();
-    let tasks = switchboard::app::spawn_background(&second.services, second.events);
+    let tasks = [tokio::spawn(switchboard::presence::fire_transitions(
+        presence.clone(),
+        second.services.clock.clone(),
+        std::sync::Arc::new(Leads),
+    ))];
     let change = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
             let c = changes.recv().await.unwrap();

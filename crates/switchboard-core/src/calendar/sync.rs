@@ -231,6 +231,32 @@ impl CalendarSync {
         job.finish(result.err()).await
     }
 
+    /// The Entra ids of the mailboxes a run would read: enabled extensions in scope, minus
+    /// those the last run skipped for having no mailbox. Empty while the sync is disabled.
+    pub async fn in_scope_mailboxes(&self) -> Result<BTreeSet<String>, CalendarSyncError> {
+        let config = self.config().await?;
+        if !config.enabled {
+            return Ok(BTreeSet::new());
+        }
+        let mut members = HashSet::new();
+        if let Scope::Groups(groups) = &config.scope {
+            for group in groups {
+                members.extend(self.directory.group_member_ids(group).await?);
+            }
+        }
+        let no_mailbox: HashSet<String> = lock(&self.skipped)
+            .values()
+            .map(|s| s.mailbox.clone())
+            .collect();
+        Ok(all_extensions(self.store.as_ref())
+            .await?
+            .into_iter()
+            .filter(|e| e.enabled)
+            .filter_map(|e| e.graph_user_id)
+            .filter(|m| config.scope.includes(m, members.contains(m)) && !no_mailbox.contains(m))
+            .collect())
+    }
+
     fn zone(&self, name: &str) -> Result<TimeZone, CalendarSyncError> {
         resolve_zone(self.zones, name).ok_or_else(|| {
             CalendarSyncError::InvalidSettings(format!(

@@ -31,7 +31,7 @@ use crate::users::{
 };
 use jiff::Timestamp;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -303,6 +303,36 @@ impl ContactSync {
         let only: HashSet<String> = ids.iter().map(|i| i.trim().to_owned()).collect();
         let result = job.some(&only).await;
         job.finish(result.err()).await
+    }
+
+    /// The mailboxes a run would read (Entra ids and company mailboxes), minus those skipped
+    /// for having no mailbox. Empty while the sync is disabled. Changes nothing.
+    pub async fn in_scope_mailboxes(&self) -> Result<BTreeSet<String>, ContactSyncError> {
+        let config = self.config().await?;
+        if !config.enabled {
+            return Ok(BTreeSet::new());
+        }
+        let request = RunRequest {
+            full: false,
+            // Dry: working out the targets then leaves the caller-ID index alone.
+            dry_run: true,
+            actor: format!("sync:{CONTACT_SYNC_KIND}"),
+        };
+        let mut job = Job::new(self, config, request);
+        let no_mailbox: HashSet<String> = self
+            .phonebooks
+            .list_mailboxes()
+            .await?
+            .into_iter()
+            .filter_map(|(id, _, skipped)| skipped.map(|_| id))
+            .collect();
+        Ok(job
+            .targets()
+            .await?
+            .into_iter()
+            .map(|t| t.mailbox_id)
+            .filter(|m| !no_mailbox.contains(m))
+            .collect())
     }
 
     /// Fills the caller-ID index from the store (at start): the extensions, then every entry,

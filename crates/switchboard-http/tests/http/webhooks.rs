@@ -388,3 +388,97 @@ async fn non_user_changes_are_recorded_without_a_user_sync() {
     assert_eq!(stored[0].change_type, "created");
     assert_eq!(stored[0].sequence, None);
 }
+
+#[tokio::test]
+async fn mailbox_changes_name_the_mailbox_of_the_stored_subscription() {
+    const CONTACTS_SUB: &str = "0b8a2f59-2a53-4b7e-9d0e-6f1f1c3f2a11";
+    const EVENTS_SUB: &str = "5d7c1e0a-93c4-4d8e-8a6b-0e2a9b4c7d22";
+    const OTHER: &str = "9a1f3c5e-0000-4000-8000-00000000beef";
+    let app = TestApp::spawn().await;
+    let now: jiff::Timestamp = "2026-11-01T08:00:00Z".parse().unwrap();
+    for (id, resource) in [
+        (CONTACTS_SUB, format!("users/{USER_ID}/contacts")),
+        (EVENTS_SUB, format!("users/{OTHER}/events")),
+    ] {
+        app.subscriptions
+            .save_subscription(&SubscriptionRecord {
+                id: id.into(),
+                resource,
+                expires_at: now + jiff::SignedDuration::from_hours(48),
+                client_state_sha256: auth::hash_token(SECRET),
+                created_at: now,
+                renewed_at: now,
+            })
+            .await
+            .unwrap();
+    }
+    let item = |sub: &str, change: &str, resource: String, id: &str, secret: &str| {
+        json!({
+            "subscriptionId": sub,
+            "changeType": change,
+            "resource": resource,
+            "resourceData": {"@odata.type": "#Microsoft.Graph.Contact", "id": id},
+            "clientState": secret
+        })
+    };
+    let body = batch(vec![
+        // The notification's own resource names someone else: the stored one decides.
+        item(
+            CONTACTS_SUB,
+            "created",
+            format!("Users/{OTHER}/Contacts/c1"),
+            "c1",
+            SECRET,
+        ),
+        item(
+            CONTACTS_SUB,
+            "updated",
+            format!("Users/{USER_ID}/Contacts/c2"),
+            "c2",
+            SECRET,
+        ),
+        item(
+            EVENTS_SUB,
+            "created",
+            format!("Users/{OTHER}/Events/e1"),
+            "e1",
+            SECRET,
+        ),
+        // Shaped like a user change, but on a contacts subscription: no user sync.
+        json!({
+            "subscriptionId": CONTACTS_SUB,
+            "changeType": "updated",
+            "resource": format!("Users/{USER_ID}"),
+            "resourceData": {"@odata.type": "#Microsoft.Graph.User", "id": USER_ID},
+            "clientState": SECRET
+        }),
+        // Forged: wrong clientState, acts on nothing.
+        item(
+            EVENTS_SUB,
+            "created",
+            format!("Users/{USER_ID}/Events/e2"),
+            "e2",
+            "guessed",
+        ),
+    ]);
+    let r = app.post_webhook(CHANGES, &body).await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    assert_eq!(
+        app.drain_events().await,
+        vec![
+            SyncEvent::ContactsChanged {
+                mailbox: USER_ID.into()
+            },
+            SyncEvent::CalendarChanged {
+                mailbox: OTHER.into()
+            },
+        ]
+    );
+    assert_eq!(app.subscriptions.notifications().len(), 4);
+
+    // A replay is recorded once and sends nothing.
+    let r = app.post_webhook(CHANGES, &body).await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    assert!(app.drain_events().await.is_empty());
+    assert_eq!(app.subscriptions.notifications().len(), 4);
+}
