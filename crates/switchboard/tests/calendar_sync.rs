@@ -97,7 +97,11 @@ async fn sync_calendar(app: &TestApp) -> Value {
 }
 
 async fn presence(app: &TestApp, number: &str) -> Value {
-    let r = app.api(Method::GET, "/api/v1/presence").send().await.unwrap();
+    let r = app
+        .api(Method::GET, "/api/v1/presence")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let all: Vec<Value> = r.json().await.unwrap();
     all.into_iter()
@@ -148,7 +152,10 @@ async fn the_status_follows_show_as_and_returns_when_the_entry_ends() {
     assert_eq!(now["source"], "calendar", "{now}");
 
     let late = wait_for(&app, &number, "available", end).await;
-    assert!(late < Duration::from_secs(1), "back to available {late:?} late");
+    assert!(
+        late < Duration::from_secs(1),
+        "back to available {late:?} late"
+    );
     // Privacy: the subject never reaches the logs.
     assert!(!common::captured_logs().contains("Private matter"));
 }
@@ -264,7 +271,11 @@ async fn after_a_restart_in_the_middle_of_an_entry_the_status_still_returns_at_i
     let second = switchboard::app::build(&app.config).await.unwrap();
     let presence = second.services.presence.clone();
     let view = presence.presence(&number).await.unwrap();
-    assert_eq!(view.status.as_str(), "away", "restored from the store: {view:?}");
+    assert_eq!(
+        view.status.as_str(),
+        "away",
+        "restored from the store: {view:?}"
+    );
     // The new instance's timer fires the end of the entry (not merely computed on reading).
     // It leads at once: the stopped instance still holds PostgreSQL's advisory lock here,
     // where a real stop would have closed its connection.
@@ -286,7 +297,10 @@ async fn after_a_restart_in_the_middle_of_an_entry_the_status_still_returns_at_i
     .expect("the new instance fired the end of the entry");
     assert_eq!(change.status.as_str(), "available", "{change:?}");
     let late = Duration::try_from(jiff::Timestamp::now().duration_since(end)).unwrap_or_default();
-    assert!(late < Duration::from_secs(1), "restored {late:?} after the end");
+    assert!(
+        late < Duration::from_secs(1),
+        "restored {late:?} after the end"
+    );
     for t in tasks {
         t.abort();
     }

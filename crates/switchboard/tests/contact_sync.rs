@@ -187,8 +187,16 @@ async fn contacts_from_every_folder_become_the_phonebook_and_follow_changes() {
     assert_eq!(
         book["Bob Builder"],
         [
-            ("business".into(), "020 7946 0123".into(), json!("+442079460123")),
-            ("mobile".into(), "07700 900123".into(), json!("+447700900123")),
+            (
+                "business".into(),
+                "020 7946 0123".into(),
+                json!("+442079460123")
+            ),
+            (
+                "mobile".into(),
+                "07700 900123".into(),
+                json!("+447700900123")
+            ),
         ],
         "numbers read in the user's country (GB), raw text kept"
     );
@@ -205,8 +213,15 @@ async fn contacts_from_every_folder_become_the_phonebook_and_follow_changes() {
     assert_eq!(hit["name"], "Bob Builder");
     assert_eq!(hit["source"], "phonebook");
     assert_eq!(hit["owner_extension"], number.as_str());
-    let (status, hit) = lookup(&app, &format!("number=0049-30-1234-5678&extension={number}")).await;
-    assert_eq!((status, hit["name"].as_str()), (200, Some("Carla Supplier")));
+    let (status, hit) = lookup(
+        &app,
+        &format!("number=0049-30-1234-5678&extension={number}"),
+    )
+    .await;
+    assert_eq!(
+        (status, hit["name"].as_str()),
+        (200, Some("Carla Supplier"))
+    );
 
     // A run with nothing new: one batch for the folder tree and the default folder, one for the
     // two other folders; nothing written.
@@ -214,7 +229,11 @@ async fn contacts_from_every_folder_become_the_phonebook_and_follow_changes() {
     let idle = sync_contacts(&app, "").await;
     let counts = &idle["run"]["counts"];
     assert_eq!(
-        (counts["created"].as_u64(), counts["updated"].as_u64(), counts["removed"].as_u64()),
+        (
+            counts["created"].as_u64(),
+            counts["updated"].as_u64(),
+            counts["removed"].as_u64()
+        ),
         (Some(0), Some(0), Some(0)),
         "{idle}"
     );
@@ -290,7 +309,10 @@ async fn a_user_without_a_mailbox_is_skipped_with_the_reason() {
     let nora = app.add_user(no_exchange).await;
     let (_, ada_number) = synced_user(&app, "Ada Lovelace", "GB").await;
     let ada = app.extensions().await;
-    let ada_id = ada.iter().find(|e| e["number"] == ada_number.as_str()).unwrap()["graph_user_id"]
+    let ada_id = ada
+        .iter()
+        .find(|e| e["number"] == ada_number.as_str())
+        .unwrap()["graph_user_id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -315,7 +337,11 @@ async fn a_user_without_a_mailbox_is_skipped_with_the_reason() {
     assert_eq!(skipped.len(), 1, "{skipped:?}");
     assert_eq!(skipped[0]["mailbox_id"], nora.as_str());
     assert_eq!(skipped[0]["reason"], "no mailbox (plan without Exchange)");
-    assert_eq!(phonebook(&app, &ada_number).await.len(), 1, "the others are synced");
+    assert_eq!(
+        phonebook(&app, &ada_number).await.len(),
+        1,
+        "the others are synced"
+    );
 }
 
 #[tokio::test]
@@ -346,7 +372,10 @@ async fn throttled_items_inside_a_batch_are_retried_after_their_retry_after() {
         .values()
         .filter_map(|by_status| by_status.get("429").and_then(Value::as_u64))
         .sum();
-    assert_eq!(throttled, 2, "both throttled answers were seen and retried: {stats}");
+    assert_eq!(
+        throttled, 2,
+        "both throttled answers were seen and retried: {stats}"
+    );
 }
 
 #[tokio::test]

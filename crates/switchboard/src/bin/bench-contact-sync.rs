@@ -78,12 +78,18 @@ async fn minimum_reads(http: &reqwest::Client, emulator: &str, user: &str) -> an
         .map(|id| (id, 0))
         .collect();
     for c in mailbox["value"].as_array().into_iter().flatten() {
-        if let Some(n) = c["parentFolderId"].as_str().and_then(|f| per_folder.get_mut(f)) {
+        if let Some(n) = c["parentFolderId"]
+            .as_str()
+            .and_then(|f| per_folder.get_mut(f))
+        {
             *n += 1;
         }
     }
     let page = PAGE_SIZE as u64;
-    Ok(1 + per_folder.values().map(|n| (*n).max(1).div_ceil(page)).sum::<u64>())
+    Ok(1 + per_folder
+        .values()
+        .map(|n| (*n).max(1).div_ceil(page))
+        .sum::<u64>())
 }
 
 fn graph_requests(stats: &Value) -> u64 {

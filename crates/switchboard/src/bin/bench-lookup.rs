@@ -14,10 +14,10 @@ use std::time::{Duration, Instant};
 use switchboard::app;
 use switchboard::commands::admin;
 use switchboard::config::BootstrapConfig;
+use switchboard_core::contacts::phone::normalise;
 use switchboard_core::contacts::{
     Book, EntryOrigin, PhoneKind, PhoneNumber, PhonebookEntry, PhonebookIndex,
 };
-use switchboard_core::contacts::phone::normalise;
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -212,7 +212,8 @@ async fn connection_load(
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let dir = std::env::temp_dir().join(format!("sb-bench-lookup-{}", uuid::Uuid::new_v4().simple()));
+    let dir =
+        std::env::temp_dir().join(format!("sb-bench-lookup-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir)?;
     let listener = app::bind("127.0.0.1:0".parse()?).await?;
     let addr = listener.local_addr()?;
@@ -233,10 +234,9 @@ async fn main() -> anyhow::Result<()> {
     let services = built.services;
     let now = jiff::Timestamp::now();
     admin::create(services.store.as_ref(), "bench", "bench password 123", now).await?;
-    let token: Arc<str> =
-        admin::create_token(services.store.as_ref(), "bench", "bench", None, now)
-            .await?
-            .into();
+    let token: Arc<str> = admin::create_token(services.store.as_ref(), "bench", "bench", None, now)
+        .await?
+        .into();
     services.phonebook_index.set_default_region("GB");
 
     fill(&services.phonebook_index, &args)?;
@@ -276,7 +276,10 @@ async fn main() -> anyhow::Result<()> {
         latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
         not_ok
     );
-    println!("peak resident memory: {} MiB", proc_status_kib("VmHWM:") / 1024);
+    println!(
+        "peak resident memory: {} MiB",
+        proc_status_kib("VmHWM:") / 1024
+    );
     server.abort();
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
