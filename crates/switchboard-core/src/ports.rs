@@ -569,6 +569,17 @@ pub trait CalendarSource: Send + Sync + std::fmt::Debug {
         &self,
         reads: Vec<CalendarRead>,
     ) -> Vec<Result<CalendarPage, MailboxError>>;
+
+    /// The time zone each mailbox's owner chose in Outlook (`mailboxSettings/timeZone`: a
+    /// Windows name such as "W. Europe Standard Time", or an IANA name), one answer per
+    /// mailbox in order. `None` when the mailbox has none set. The default knows no zones, so
+    /// sources that cannot read settings fall back to the configured zone.
+    async fn mailbox_time_zones(
+        &self,
+        mailboxes: Vec<String>,
+    ) -> Vec<Result<Option<String>, MailboxError>> {
+        mailboxes.iter().map(|_| Ok(None)).collect()
+    }
 }
 
 /// Calendar entries and presence per extension. Implemented by the SQL store; same

@@ -1,6 +1,6 @@
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 //! The calendar sync run against in-memory ports: waves and paging, conversion (all-day entries
-//! in the configured zone, cancelled ones dropped), skipped and failing mailboxes, the scope,
+//! in the mailbox's zone or the configured one, cancelled ones dropped), skipped and failing mailboxes, the scope,
 //! and the settings.
 
 mod calendar_fakes;
@@ -270,6 +270,68 @@ async fn all_day_entries_cover_the_day_in_the_configured_zone() {
         .map(|e| e.id)
         .collect();
     assert_eq!(ids, ["b"]);
+}
+
+#[tokio::test]
+async fn all_day_entries_cover_the_day_in_the_mailbox_zone() {
+    let w = World::new(&["100", "101", "102", "103"], "08:00").await;
+    // Winter: Berlin is UTC+1. The configured zone stays UTC.
+    w.clock
+        .set_instant("2025-01-14T08:00:00Z".parse::<Timestamp>().unwrap());
+    let all_day = |id: &str| SourceEvent {
+        id: id.into(),
+        start: civil("2025-01-15T00:00:00"),
+        end: civil("2025-01-16T00:00:00"),
+        show_as: ShowAs::Oof,
+        is_all_day: true,
+        is_cancelled: false,
+    };
+    let at = |s: &str| s.parse::<Timestamp>().unwrap();
+    for number in ["100", "101", "102"] {
+        w.calendars.set(number, vec![all_day("holiday")]);
+    }
+    // Timed events only: its zone is never asked for.
+    w.calendars.set(
+        "103",
+        vec![event("b", "11:00:00", "12:00:00", ShowAs::Busy)],
+    );
+    w.calendars
+        .set_zone("100", Ok(Some("W. Europe Standard Time".into())));
+    w.calendars
+        .set_zone("101", Ok(Some("Nowhere Standard Time".into())));
+    w.calendars.set_zone(
+        "102",
+        Err(MailboxError::Graph(DirectoryError::Protocol("x".into()))),
+    );
+    let outcome = w.run().await;
+    assert!(outcome.failed.is_empty());
+    let stored = w.store.stored_entries("100");
+    assert_eq!(
+        (stored[0].start, stored[0].end),
+        (at("2025-01-14T23:00:00Z"), at("2025-01-15T23:00:00Z"))
+    );
+    // Unknown or unreadable: the configured zone (UTC).
+    for number in ["101", "102"] {
+        let stored = w.store.stored_entries(number);
+        assert_eq!(
+            (stored[0].start, stored[0].end),
+            (at("2025-01-15T00:00:00Z"), at("2025-01-16T00:00:00Z"))
+        );
+    }
+    // One call for the wave, only for mailboxes with all-day events.
+    let calls = w.calendars.zone_calls.lock().unwrap().clone();
+    assert_eq!(
+        calls,
+        [vec![user_id("100"), user_id("101"), user_id("102")]]
+    );
+    // An IANA name is used as is.
+    w.calendars
+        .set_zone("101", Ok(Some("Europe/Berlin".into())));
+    w.run().await;
+    assert_eq!(
+        w.store.stored_entries("101")[0].start,
+        at("2025-01-14T23:00:00Z")
+    );
 }
 
 #[tokio::test]

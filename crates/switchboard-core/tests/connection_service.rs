@@ -323,13 +323,18 @@ async fn missing_roles_are_named_and_granted_ones_kept() {
     let s = w.service.verify().await.unwrap();
     assert_eq!(s.status, ConnectionStatus::Error);
     assert!(
-        s.message.contains("Directory.Read.All, User.Read.All"),
+        s.message
+            .contains("Directory.Read.All, User.Read.All, MailboxSettings.Read"),
         "{}",
         s.message
     );
     assert_eq!(
         s.missing_permissions,
-        ["Directory.Read.All", "User.Read.All"]
+        [
+            "Directory.Read.All",
+            "User.Read.All",
+            "MailboxSettings.Read"
+        ]
     );
     assert_eq!(s.granted_roles.len(), 2);
 }

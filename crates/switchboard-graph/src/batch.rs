@@ -63,7 +63,7 @@ pub(crate) trait BatchRead: Sync {
     /// never sent.
     fn url(&self, config: &GraphConfig) -> Result<String, MailboxError>;
     /// The item's one `Prefer` value (a batch item's headers are a JSON object, so several
-    /// preferences are comma-separated in one value).
+    /// preferences are comma-separated in one value); empty for none.
     fn prefer(&self) -> String;
     /// A 2xx page as the answer to this read.
     fn answer(&self, body: Self::Body) -> Result<Self::Answer, MailboxError>;
@@ -525,12 +525,17 @@ impl<R: BatchRead> Run<'_, R> {
                     Ok(url) => {
                         *counts.entry(key.clone()).or_insert(0) += 1;
                         job.budget.start_attempt();
-                        requests.push(json!({
+                        let mut item = json!({
                             "id": job.index.to_string(),
                             "method": "GET",
                             "url": url,
-                            "headers": { "Prefer": read.prefer() },
-                        }));
+                        });
+                        // A read without preferences (a mailbox setting) sends no headers.
+                        let prefer = read.prefer();
+                        if !prefer.is_empty() {
+                            item["headers"] = json!({ "Prefer": prefer });
+                        }
+                        requests.push(item);
                         mailboxes.push(key);
                         jobs.push(job);
                     }

@@ -240,12 +240,92 @@ impl BatchRead for CalendarRead {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Mailbox time zones
+// ---------------------------------------------------------------------------------------------
+
+/// Advice for a 403 on a mailbox's settings.
+const MAILBOX_SETTINGS_PERMISSION: &str = "grant the app the MailboxSettings.Read application permission with admin consent in Microsoft Entra ID, then reconnect Office 365";
+
+/// `GET /users/{id}/mailboxSettings/timeZone`: the zone the mailbox's owner chose in Outlook,
+/// which all-day events are meant in (§4.1 all-day quirk).
+#[derive(Debug, Clone)]
+pub(crate) struct TimeZoneRead {
+    mailbox: String,
+}
+
+/// `{"value":"W. Europe Standard Time"}` (the property read on its own), or the
+/// `{"timeZone": …}` of a whole mailboxSettings object.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct TimeZoneBody {
+    #[serde(default)]
+    value: Option<serde_json::Value>,
+    #[serde(rename = "timeZone", default)]
+    time_zone: Option<serde_json::Value>,
+    #[serde(default)]
+    error: Option<serde_json::Value>,
+}
+
+impl PageBody for TimeZoneBody {
+    fn into_error(self) -> Option<serde_json::Value> {
+        self.error
+    }
+}
+
+/// The zone name of an answer; `None` for a missing, `null` or empty one.
+fn time_zone_answer(body: TimeZoneBody) -> Result<Option<String>, MailboxError> {
+    match body.value.or(body.time_zone) {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(name)) => {
+            let name = name.trim();
+            Ok((!name.is_empty()).then(|| name.to_owned()))
+        }
+        Some(other) => Err(protocol(format!(
+            "a mailboxSettings/timeZone answer that is not a name: {other}"
+        ))),
+    }
+}
+
+impl BatchRead for TimeZoneRead {
+    type Body = TimeZoneBody;
+    type Answer = Option<String>;
+    const KIND: &'static str = "mailbox time zone";
+    const PERMISSION: &'static str = MAILBOX_SETTINGS_PERMISSION;
+
+    fn mailbox(&self) -> &str {
+        &self.mailbox
+    }
+    fn url(&self, _config: &GraphConfig) -> Result<String, MailboxError> {
+        Ok(format!(
+            "{}/mailboxSettings/timeZone",
+            user_path(&self.mailbox)?
+        ))
+    }
+    fn prefer(&self) -> String {
+        String::new()
+    }
+    fn answer(&self, body: TimeZoneBody) -> Result<Option<String>, MailboxError> {
+        time_zone_answer(body)
+    }
+}
+
 #[async_trait]
 impl CalendarSource for GraphMailboxes {
     async fn read_calendars(
         &self,
         reads: Vec<CalendarRead>,
     ) -> Vec<Result<CalendarPage, MailboxError>> {
+        self.batches.read(&reads).await
+    }
+
+    async fn mailbox_time_zones(
+        &self,
+        mailboxes: Vec<String>,
+    ) -> Vec<Result<Option<String>, MailboxError>> {
+        let reads: Vec<TimeZoneRead> = mailboxes
+            .into_iter()
+            .map(|mailbox| TimeZoneRead { mailbox })
+            .collect();
         self.batches.read(&reads).await
     }
 }

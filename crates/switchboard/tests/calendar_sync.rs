@@ -305,3 +305,42 @@ async fn after_a_restart_in_the_middle_of_an_entry_the_status_still_returns_at_i
         t.abort();
     }
 }
+
+#[tokio::test]
+async fn an_all_day_entry_runs_from_midnight_in_the_mailbox_time_zone() {
+    let app = connected().await;
+    // usageLocation DE: the mailbox's zone is "W. Europe Standard Time"; the configured zone
+    // stays UTC.
+    let mut german = member("Grete Weiss");
+    german["usageLocation"] = json!("DE");
+    let id = app.add_user(german).await;
+    app.sync("").await;
+    let number = app
+        .extensions()
+        .await
+        .iter()
+        .find(|e| e["graph_user_id"] == id.as_str())
+        .unwrap()["number"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Tomorrow as Berlin counts days, so that its midnight is always ahead.
+    let berlin = jiff::tz::TimeZone::get("Europe/Berlin").unwrap();
+    let tomorrow = jiff::Timestamp::now()
+        .to_zoned(berlin.clone())
+        .date()
+        .tomorrow()
+        .unwrap();
+    let midnight = |d: jiff::civil::Date| json!({"dateTime": format!("{d}T00:00:00.0000000"), "timeZone": "UTC"});
+    app.emulator_post(
+        &format!("/_emulator/users/{id}/events"),
+        json!({"subject": "Holiday", "isAllDay": true, "showAs": "oof",
+               "start": midnight(tomorrow), "end": midnight(tomorrow.tomorrow().unwrap())}),
+    )
+    .await;
+    sync_calendar(&app).await;
+    let p = presence(&app, &number).await;
+    let expected = tomorrow.to_zoned(berlin).unwrap().timestamp();
+    assert_eq!(p["status"], "available", "{p}");
+    assert_eq!(p["until"], json!(expected), "{p}");
+}

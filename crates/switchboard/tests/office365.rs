@@ -186,7 +186,12 @@ async fn missing_permission_is_named() {
     app.register_app(
         &client_id,
         &[&pem],
-        &["Calendars.Read", "Contacts.Read", "Directory.Read.All"],
+        &[
+            "Calendars.Read",
+            "Contacts.Read",
+            "Directory.Read.All",
+            "MailboxSettings.Read",
+        ],
         json!({}),
     )
     .await;

@@ -15,6 +15,7 @@ use crate::directory::generate::ascii_fold;
 use crate::directory::packed::MAX_VALUE_LEN;
 use crate::directory::props::{self, Kind, LIST_SEPARATOR, slot};
 use crate::directory::{Change, DirError, Life, NewUser, User, json};
+use crate::outlook::tz::Zone;
 use crate::state::{AppState, Tenant};
 use crate::subscriptions::{UserEvent, user_changed};
 
@@ -71,6 +72,8 @@ struct UserBody {
     id: Option<Uuid>,
     /// The emulator's own switch: whether the user has an Exchange mailbox.
     mailbox_enabled: Option<bool>,
+    /// `mailboxSettings/timeZone`: `Some(None)` clears it (back to the usageLocation zone).
+    mailbox_time_zone: Option<Option<String>>,
     created: Option<i64>,
     changes: Vec<Change>,
 }
@@ -130,6 +133,18 @@ fn parse_user_body(body: &Map<String, Value>, creating: bool) -> Result<UserBody
                     .as_bool()
                     .ok_or_else(|| bad_request("mailboxEnabled: expected true or false"))?;
                 out.mailbox_enabled = Some(v);
+                continue;
+            }
+            "mailboxTimeZone" => {
+                let zone = text_value(key, value)?;
+                if let Some(name) = &zone
+                    && Zone::parse(name).is_none()
+                {
+                    return Err(bad_request(format!(
+                        "mailboxTimeZone: '{name}' is not a Windows or IANA time zone name"
+                    )));
+                }
+                out.mailbox_time_zone = Some(zone);
                 continue;
             }
             "id" => {
@@ -349,6 +364,9 @@ pub async fn create(State(state): State<AppState>, body: Bytes) -> Result<Respon
     tenant
         .mailboxes
         .reset(idx, parsed.mailbox_enabled.unwrap_or(true));
+    if let Some(zone) = parsed.mailbox_time_zone {
+        tenant.mailboxes.set_time_zone(idx, zone);
+    }
     user_changed(&state, &mut tenant, id, UserEvent::Upserted);
     Ok(user_response(&tenant, idx, StatusCode::CREATED))
 }
@@ -467,6 +485,9 @@ pub async fn update(
     }
     if let Some(enabled) = parsed.mailbox_enabled {
         tenant.mailboxes.set_enabled(idx, enabled);
+    }
+    if let Some(zone) = parsed.mailbox_time_zone {
+        tenant.mailboxes.set_time_zone(idx, zone);
     }
     Ok(user_response(&tenant, idx, StatusCode::OK))
 }

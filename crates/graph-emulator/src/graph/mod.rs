@@ -9,6 +9,7 @@ pub mod errors;
 pub mod filter;
 pub mod groups;
 pub mod headers;
+pub mod mailbox_settings;
 pub mod organization;
 pub mod outlook;
 pub mod paging;
@@ -104,6 +105,14 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/v1.0/users/{id}/calendar/calendarView/delta",
             get(calendar::view_delta).fallback(method_not_allowed),
+        )
+        .route(
+            "/v1.0/users/{id}/mailboxSettings",
+            get(mailbox_settings::settings).fallback(method_not_allowed),
+        )
+        .route(
+            "/v1.0/users/{id}/mailboxSettings/timeZone",
+            get(mailbox_settings::time_zone).fallback(method_not_allowed),
         )
         .route(
             "/v1.0/users/{id}/events",
@@ -221,6 +230,8 @@ const KNOWN_SEGMENTS: &[&str] = &[
     "microsoft.graph.group",
     "subscriptions",
     "reauthorize",
+    "mailboxSettings",
+    "timeZone",
 ];
 
 /// Other spellings of a segment: `/delta` is short for `/microsoft.graph.delta`, and the

@@ -47,6 +47,8 @@ pub struct Mailboxes {
     /// Only users whose mailbox differs from the default (generated and enabled) have one.
     entries: HashMap<u32, Entry>,
     seq: u64,
+    /// `mailboxSettings/timeZone` set through the control API; others follow usageLocation.
+    time_zones: HashMap<u32, String>,
 }
 
 #[derive(Debug)]
@@ -87,6 +89,7 @@ impl Mailboxes {
             generated,
             entries,
             seq: GENESIS,
+            time_zones: HashMap::new(),
         }
     }
 
@@ -110,8 +113,26 @@ impl Mailboxes {
             .enabled = enabled;
     }
 
+    /// The time zone set for the mailbox with [`Self::set_time_zone`], if any.
+    pub fn time_zone(&self, idx: u32) -> Option<&str> {
+        self.time_zones.get(&idx).map(String::as_str)
+    }
+
+    /// Sets (`Some`) or clears the mailbox's `mailboxSettings/timeZone`.
+    pub fn set_time_zone(&mut self, idx: u32, zone: Option<String>) {
+        match zone {
+            Some(zone) => {
+                self.time_zones.insert(idx, zone);
+            }
+            None => {
+                self.time_zones.remove(&idx);
+            }
+        }
+    }
+
     /// A user was created (possibly reusing a purged user's index): an empty mailbox.
     pub fn reset(&mut self, idx: u32, enabled: bool) {
+        self.time_zones.remove(&idx);
         self.entries.insert(
             idx,
             Entry {

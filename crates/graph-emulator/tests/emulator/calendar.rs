@@ -1298,3 +1298,119 @@ async fn generated_calendars_look_like_real_weeks() {
         assert!(kinds.contains(k), "{k} in {kinds:?}");
     }
 }
+
+#[tokio::test]
+async fn mailbox_settings_give_the_zone_of_the_usage_location_or_the_one_set() {
+    let (emu, user, token) = setup().await;
+    let get = |path: String| {
+        let emu = &emu;
+        let token = token.clone();
+        async move { emu.send(Method::GET, &path, &token, None, &[]).await }
+    };
+    let r = get(format!("/v1.0/users/{user}/mailboxSettings/timeZone")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.json()["value"], BERLIN);
+    assert!(
+        r.json()["@odata.context"]
+            .as_str()
+            .is_some_and(|c| c.ends_with("/mailboxSettings/timeZone"))
+    );
+    // Path segments are case-insensitive, as on Graph.
+    let r = get(format!("/v1.0/users/{user}/mailboxsettings")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.json()["timeZone"], BERLIN);
+    assert_eq!(r.json()["workingHours"]["timeZone"]["name"], BERLIN);
+
+    // Set through the control API, and cleared again.
+    let r = emu
+        .patch_json(
+            &format!("/_emulator/users/{user}"),
+            json!({"mailboxTimeZone": "Pacific Standard Time"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = get(format!("/v1.0/users/{user}/mailboxSettings/timeZone")).await;
+    assert_eq!(r.json()["value"], "Pacific Standard Time");
+    let r = emu
+        .patch_json(
+            &format!("/_emulator/users/{user}"),
+            json!({"mailboxTimeZone": "Mars Standard Time"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    let r = emu
+        .patch_json(
+            &format!("/_emulator/users/{user}"),
+            json!({"mailboxTimeZone": null}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = get(format!("/v1.0/users/{user}/mailboxSettings/timeZone")).await;
+    assert_eq!(r.json()["value"], BERLIN);
+    let tokyo = emu
+        .create_user(json!({"displayName": "Set Zone", "mailboxTimeZone": "Asia/Tokyo"}))
+        .await;
+    let r = get(format!("/v1.0/users/{tokyo}/mailboxSettings/timeZone")).await;
+    assert_eq!(r.json()["value"], "Asia/Tokyo");
+    // No usageLocation: UTC.
+    let nowhere = emu.create_user(json!({"displayName": "Nowhere"})).await;
+    let r = get(format!("/v1.0/users/{nowhere}/mailboxSettings/timeZone")).await;
+    assert_eq!(r.json()["value"], "UTC");
+
+    // Through $batch, as the client reads it.
+    let r = emu
+        .send(
+            Method::POST,
+            "/v1.0/$batch",
+            &token,
+            Some(json!({"requests": [
+                {"id": "1", "method": "GET", "url": format!("/users/{user}/mailboxSettings/timeZone")}
+            ]})),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let answer = &r.json()["responses"][0];
+    assert_eq!(answer["status"], 200, "{answer}");
+    assert_eq!(answer["body"]["value"], BERLIN);
+
+    // Without a mailbox: 404 as for calendars; without a calendar or settings role: 403.
+    let none = emu
+        .create_user(json!({"displayName": "No Mailbox", "mailboxEnabled": false}))
+        .await;
+    for path in [
+        format!("/v1.0/users/{none}/mailboxSettings"),
+        format!("/v1.0/users/{none}/mailboxSettings/timeZone"),
+    ] {
+        let r = get(path).await;
+        assert_error(
+            &r,
+            StatusCode::NOT_FOUND,
+            "MailboxNotEnabledForRESTAPI",
+            "The mailbox is either inactive, soft-deleted, or is hosted on-premise.",
+        );
+    }
+    let contacts_only = emu.contacts_reader().await;
+    let r = emu
+        .send(
+            Method::GET,
+            &format!("/v1.0/users/{user}/mailboxSettings/timeZone"),
+            &contacts_only,
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    let settings_app = emu.app(&["MailboxSettings.Read"], true).await;
+    let settings_token = emu.access_token(&settings_app).await;
+    let r = emu
+        .send(
+            Method::GET,
+            &format!("/v1.0/users/{user}/mailboxSettings/timeZone"),
+            &settings_token,
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+}

@@ -21,8 +21,8 @@ pub struct CalendarSyncConfig {
     pub mapping: ShowAsMapping,
     /// How far ahead entries are read: `[now, now + window_hours)`.
     pub window_hours: u32,
-    /// IANA zone all-day entries are placed in (Graph sends them as floating dates), also the
-    /// zone of `daily_full_sync_at`.
+    /// IANA zone all-day entries are placed in when the mailbox's own Outlook zone is unknown
+    /// (Graph sends them as floating dates), also the zone of `daily_full_sync_at`.
     pub time_zone: String,
     /// How often calendars are read again when change notifications are not available.
     pub poll_interval_secs: u32,

@@ -3,7 +3,8 @@
 //! - [`CalendarSync`] reads the window ahead (`[now, now + window_hours)`) of every in-scope
 //!   mailbox in waves of [`CALENDAR_WAVE`], turns the events into
 //!   [`CalendarEntry`](crate::presence::CalendarEntry)s (timed ones are UTC, all-day ones whole
-//!   days in the configured zone, cancelled ones dropped) and hands them to the service.
+//!   days in the mailbox's own zone (its Outlook setting, else the configured one), cancelled ones
+//!   dropped) and hands them to the service.
 //! - [`PresenceService`] is the only place a status changes: the calendar (through
 //!   [`PresenceService::apply_entries`] and [`PresenceService::fire_due`]) and the user
 //!   ([`PresenceService::user_sets`]). It stores each step, keeps an ordered plan of every
@@ -18,6 +19,7 @@ mod convert;
 mod due;
 mod service;
 mod sync;
+mod windows_zones;
 
 pub use config::{
     CALENDAR_SYNC_SETTINGS_KEY, CALENDAR_SYNC_STATE_KEY, CalendarSyncConfig, MAX_WINDOW_HOURS,
@@ -31,3 +33,4 @@ pub use sync::{
     CALENDAR_WAVE, CalendarRunOutcome, CalendarSync, CalendarSyncError, CalendarSyncStatus,
     MailboxFailure, NO_MAILBOX_REASON, SkippedMailbox,
 };
+pub use windows_zones::{iana_name, renamed_zone, windows_to_iana};

@@ -4,6 +4,7 @@
 use super::config::{CALENDAR_SYNC_SETTINGS_KEY, CALENDAR_SYNC_STATE_KEY, CalendarSyncConfig};
 use super::convert::{ZoneLookup, entries_from_events, resolve_zone};
 use super::service::{PresenceError, PresenceService, all_extensions};
+use super::windows_zones::{iana_name, renamed_zone};
 use crate::clock::Clock;
 use crate::ports::{
     CalendarRead, CalendarSource, DirectoryError, DirectorySource, ExtensionStore, MailboxError,
@@ -509,19 +510,71 @@ impl Job<'_> {
                 return Err(CalendarSyncError::Disabled);
             }
             let answers = self.read_wave(wave).await;
-            for (target, answer) in wave.iter().zip(answers) {
-                self.take(target, answer).await?;
+            let zones = self.all_day_zones(wave, &answers).await;
+            for ((target, answer), zone) in wave.iter().zip(answers).zip(zones) {
+                self.take(target, answer, zone.as_ref()).await?;
             }
             self.publish().await?;
         }
         Ok(())
     }
 
-    /// One mailbox's answer.
+    /// The zone each mailbox's all-day entries are placed in: its owner's Outlook setting,
+    /// asked for in one call for the mailboxes that have all-day events. `None` (the configured
+    /// zone) for the others and whenever the setting is missing, unknown or unreadable: a
+    /// mailbox is never failed for its zone.
+    async fn all_day_zones(
+        &self,
+        wave: &[Target],
+        answers: &[Result<Vec<SourceEvent>, MailboxError>],
+    ) -> Vec<Option<TimeZone>> {
+        let mut zones = vec![None; wave.len()];
+        let asking: Vec<usize> = answers
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| a.as_ref().is_ok_and(|e| e.iter().any(|e| e.is_all_day)))
+            .map(|(i, _)| i)
+            .collect();
+        if asking.is_empty() {
+            return zones;
+        }
+        let mailboxes = asking.iter().map(|&i| wave[i].mailbox.clone()).collect();
+        let names = self.sync.source.mailbox_time_zones(mailboxes).await;
+        if names.len() != asking.len() {
+            tracing::warn!(
+                answers = names.len(),
+                asked = asking.len(),
+                "mailbox time zones did not match the mailboxes asked for; using the configured zone"
+            );
+            return zones;
+        }
+        for (i, name) in asking.into_iter().zip(names) {
+            match name {
+                Ok(Some(name)) => {
+                    let iana = iana_name(&name);
+                    zones[i] = resolve_zone(self.sync.zones, iana).or_else(|| {
+                        renamed_zone(iana)
+                            .and_then(|current| resolve_zone(self.sync.zones, current))
+                    });
+                    if zones[i].is_none() {
+                        tracing::debug!(extension = %wave[i].number, zone = %name, "unknown mailbox time zone; using the configured zone");
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::debug!(extension = %wave[i].number, error = %e, "could not read the mailbox time zone; using the configured zone");
+                }
+            }
+        }
+        zones
+    }
+
+    /// One mailbox's answer; all-day entries go in `all_day_zone`, else the configured zone.
     async fn take(
         &mut self,
         target: &Target,
         answer: Result<Vec<SourceEvent>, MailboxError>,
+        all_day_zone: Option<&TimeZone>,
     ) -> Result<(), CalendarSyncError> {
         let events = match answer {
             Ok(events) => events,
@@ -559,7 +612,8 @@ impl Job<'_> {
             }
         };
         self.record.processed += 1;
-        let (entries, unreadable) = entries_from_events(&events, &self.zone);
+        let (entries, unreadable) =
+            entries_from_events(&events, all_day_zone.unwrap_or(&self.zone));
         for (event_id, error) in unreadable {
             tracing::warn!(extension = %target.number, event = %event_id, %error, "a calendar entry was left out");
         }

@@ -9,7 +9,7 @@ pub struct Permission {
     pub reason: &'static str,
 }
 
-pub const REQUIRED_PERMISSIONS: [Permission; 4] = [
+pub const REQUIRED_PERMISSIONS: [Permission; 5] = [
     Permission {
         name: "Calendars.Read",
         reason: "Calendar sync: read each user's calendar entries (start, end and Show as only) to set their status",
@@ -25,6 +25,11 @@ pub const REQUIRED_PERMISSIONS: [Permission; 4] = [
     Permission {
         name: "User.Read.All",
         reason: "Near real-time user sync: Microsoft Graph only allows change notifications on /users with this permission",
+    },
+    // Appended, not sorted in: diagnosis.rs refers to entries by index.
+    Permission {
+        name: "MailboxSettings.Read",
+        reason: "Calendar sync: read each user's Outlook time zone, so all-day entries run from their own midnight to midnight",
     },
 ];
 
@@ -57,7 +62,12 @@ mod tests {
         let names: Vec<_> = missing_permissions(&roles).iter().map(|p| p.name).collect();
         assert_eq!(
             names,
-            ["Calendars.Read", "Directory.Read.All", "User.Read.All"]
+            [
+                "Calendars.Read",
+                "Directory.Read.All",
+                "User.Read.All",
+                "MailboxSettings.Read"
+            ]
         );
     }
 }

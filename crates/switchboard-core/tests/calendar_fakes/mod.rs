@@ -401,6 +401,10 @@ pub struct FakeCalendars {
     pub page_size: usize,
     /// Every `read_calendars` call's reads.
     pub calls: Mutex<Vec<Vec<CalendarRead>>>,
+    /// `mailboxSettings/timeZone` per mailbox; absent ones answer `None`.
+    pub zones: Mutex<HashMap<String, Result<Option<String>, MailboxError>>>,
+    /// Every `mailbox_time_zones` call's mailboxes.
+    pub zone_calls: Mutex<Vec<Vec<String>>>,
 }
 
 impl FakeCalendars {
@@ -409,7 +413,12 @@ impl FakeCalendars {
             calendars: Mutex::new(HashMap::new()),
             page_size,
             calls: Mutex::new(Vec::new()),
+            zones: Mutex::new(HashMap::new()),
+            zone_calls: Mutex::new(Vec::new()),
         })
+    }
+    pub fn set_zone(&self, number: &str, zone: Result<Option<String>, MailboxError>) {
+        self.zones.lock().unwrap().insert(user_id(number), zone);
     }
     pub fn set(&self, number: &str, events: Vec<SourceEvent>) {
         self.calendars
@@ -475,6 +484,18 @@ impl CalendarSource for FakeCalendars {
                 });
                 Ok(CalendarPage { events: page, next })
             })
+            .collect()
+    }
+
+    async fn mailbox_time_zones(
+        &self,
+        mailboxes: Vec<String>,
+    ) -> Vec<Result<Option<String>, MailboxError>> {
+        self.zone_calls.lock().unwrap().push(mailboxes.clone());
+        let zones = self.zones.lock().unwrap();
+        mailboxes
+            .iter()
+            .map(|m| zones.get(m).cloned().unwrap_or(Ok(None)))
             .collect()
     }
 }

@@ -340,3 +340,64 @@ async fn contacts_and_calendars_share_the_per_mailbox_limit() {
     assert_eq!(s.stub.max_concurrent_batches(), 1);
     assert_eq!(s.stub.batches().len(), 4);
 }
+
+#[tokio::test]
+async fn mailbox_time_zones_are_read_through_the_batch() {
+    let responder: Responder = Arc::new(|_, item, _| {
+        assert!(
+            item.url.ends_with("/mailboxSettings/timeZone"),
+            "{}",
+            item.url
+        );
+        match item.mailbox.as_str() {
+            "adele@contoso.com" => {
+                json!({"status": 200, "headers": {"Content-Type": "application/json"}, "body": {
+                    "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users('adele%40contoso.com')/mailboxSettings/timeZone",
+                    "value": "W. Europe Standard Time"
+                }})
+            }
+            "iana" => json!({"status": 200, "body": {"timeZone": "Europe/Paris"}}),
+            "unset" => json!({"status": 200, "body": {"value": ""}}),
+            "unlicensed" => error_answer(
+                404,
+                "MailboxNotEnabledForRESTAPI",
+                "The mailbox is either inactive, soft-deleted, or is hosted on-premise.",
+            ),
+            _ => error_answer(403, "ErrorAccessDenied", "Access is denied."),
+        }
+    });
+    let s = setup(responder, Duration::ZERO).await;
+    let results = s
+        .mailboxes
+        .mailbox_time_zones(
+            ["adele@contoso.com", "iana", "unset", "unlicensed", "denied"]
+                .map(String::from)
+                .to_vec(),
+        )
+        .await;
+    assert_eq!(results[0], Ok(Some("W. Europe Standard Time".into())));
+    assert_eq!(results[1], Ok(Some("Europe/Paris".into())));
+    assert_eq!(results[2], Ok(None));
+    assert_eq!(results[3], Err(MailboxError::NoMailbox));
+    match &results[4] {
+        Err(MailboxError::Graph(DirectoryError::Denied(m))) => {
+            assert!(m.contains("MailboxSettings.Read"), "{m}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let batches = s.stub.batches();
+    assert_eq!(batches.len(), 1);
+    let adele = batches[0]
+        .iter()
+        .find(|i| i.mailbox == "adele@contoso.com")
+        .expect("item");
+    assert_eq!(
+        adele.url,
+        "/users/adele@contoso.com/mailboxSettings/timeZone"
+    );
+    // A setting read has no preferences.
+    assert_eq!(adele.prefer, None);
+    // Nothing to ask: no batch.
+    assert!(s.mailboxes.mailbox_time_zones(Vec::new()).await.is_empty());
+    assert_eq!(s.stub.batches().len(), 1);
+}
