@@ -3,6 +3,7 @@
 //! same application in-process.
 
 pub mod app;
+pub mod bench;
 pub mod commands;
 pub mod config;
 pub mod demo;

@@ -14,20 +14,16 @@
 //! later (meetings start on the hour). A polling run picks them up before the first is due;
 //! further polling runs go on back to back while they fall due.
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::Parser;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-use switchboard::app;
-use switchboard::config::BootstrapConfig;
-use switchboard::demo::connect_like_an_admin;
+use switchboard::bench;
 use switchboard_core::calendar::PresenceChange;
 use switchboard_core::users::RunRequest;
 use tokio::sync::broadcast::error::RecvError;
@@ -64,42 +60,6 @@ struct Args {
     working_hours: f64,
 }
 
-struct ChildGuard(Child);
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn proc_status_kib(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .unwrap_or(0)
-}
-
-async fn stats(http: &reqwest::Client, emulator: &str) -> anyhow::Result<Value> {
-    let response = http
-        .get(format!("{emulator}/_emulator/stats"))
-        .send()
-        .await?
-        .error_for_status()?;
-    Ok(response.json().await?)
-}
-
-async fn clear_stats(http: &reqwest::Client, emulator: &str) -> anyhow::Result<()> {
-    http.delete(format!("{emulator}/_emulator/stats"))
-        .send()
-        .await?
-        .error_for_status()?;
-    Ok(())
-}
-
 /// Graph requests in the stats: (all `/v1.0/` requests, of which `$batch` posts, items inside
 /// the batches).
 fn graph_requests(stats: &Value) -> (u64, u64, u64) {
@@ -121,21 +81,6 @@ fn graph_requests(stats: &Value) -> (u64, u64, u64) {
         }
     }
     (all, batches, stats["batch_total"].as_u64().unwrap_or(0))
-}
-
-async fn emulator_child(users: usize, seed: u64) -> anyhow::Result<()> {
-    let emulator = graph_emulator::RunningEmulator::start(graph_emulator::EmulatorConfig {
-        listen: "127.0.0.1:0".parse()?,
-        users,
-        seed,
-        ..Default::default()
-    })
-    .await?;
-    println!("{} {}", emulator.base_url(), emulator.tenant_domain());
-    // Until the parent closes our stdin.
-    let _ =
-        tokio::task::spawn_blocking(|| std::io::stdin().lock().read_line(&mut String::new())).await;
-    Ok(())
 }
 
 /// Graph's dateTime: UTC wall clock with 7 fractional digits.
@@ -216,54 +161,11 @@ fn ms(d: SignedDuration) -> f64 {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     if args.emulator_child {
-        return emulator_child(args.users, args.seed).await;
+        return bench::emulator_child(args.users, args.seed).await;
     }
-    let mut child = Command::new(std::env::current_exe()?)
-        .args([
-            "--emulator-child",
-            "--users",
-            &args.users.to_string(),
-            "--seed",
-            &args.seed.to_string(),
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .context("starting the emulator child")?;
-    let stdout = child.stdout.take().context("child stdout")?;
-    let _guard = ChildGuard(child);
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line)?;
-    let mut parts = line.split_whitespace();
-    let (Some(emulator), Some(domain)) = (parts.next(), parts.next()) else {
-        bail!("the emulator child did not report its URL");
-    };
-    let (emulator, domain) = (emulator.to_owned(), domain.to_owned());
-
-    let dir = std::env::temp_dir().join(format!("sb-bench-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir)?;
-    let listener = app::bind("127.0.0.1:0".parse()?).await?;
-    let emulator_url: url::Url = emulator.parse()?;
-    let cfg = BootstrapConfig {
-        listen: listener.local_addr()?,
-        database_url: args
-            .database_url
-            .clone()
-            .unwrap_or_else(|| format!("sqlite://{}", dir.join("bench.db").display())),
-        data_dir: dir.clone(),
-        public_url: None,
-        graph_url: emulator_url.clone(),
-        login_url: emulator_url,
-        graph_scope: "https://graph.microsoft.com/.default".into(),
-        certificate_subject: "Switchboard Bench".into(),
-        certificate_validity_days: 30,
-        log_format: "text".into(),
-    };
-    let built = app::build(&cfg).await?;
-    let console = format!("http://{}", cfg.listen);
-    tokio::spawn(app::serve(listener, built.router, std::future::pending()));
-    let services = built.services;
-    connect_like_an_admin(&services, &emulator, &domain, &console).await?;
+    let bench = bench::start(args.users, args.seed, args.database_url.clone()).await?;
+    let services = &bench.services;
+    let (_http, emulator) = (bench.http.clone(), bench.emulator.clone());
     let users = services
         .user_sync
         .run(RunRequest {
@@ -307,8 +209,8 @@ async fn main() -> anyhow::Result<()> {
     };
 
     // 1. Full sync into an empty store.
-    clear_stats(&http, &emulator).await?;
-    let rss_before = proc_status_kib("VmRSS:");
+    bench.clear_stats().await?;
+    let rss_before = bench::proc_status_kib("VmRSS:");
     let started = Instant::now();
     let full = services
         .calendar_sync
@@ -319,16 +221,16 @@ async fn main() -> anyhow::Result<()> {
         })
         .await?;
     let full_time = started.elapsed();
-    let peak_full = proc_status_kib("VmHWM:");
-    let (full_requests, full_batches, full_items) = graph_requests(&stats(&http, &emulator).await?);
+    let peak_full = bench::proc_status_kib("VmHWM:");
+    let (full_requests, full_batches, full_items) = graph_requests(&bench.stats().await?);
     let with_entries = services.presence.numbers_with_entries().await?.len();
 
     // 2. A polling run (what the schedule does every poll interval without notifications).
-    clear_stats(&http, &emulator).await?;
+    bench.clear_stats().await?;
     let started = Instant::now();
     let poll = services.calendar_sync.run(polling()).await?;
     let poll_time = started.elapsed();
-    let (poll_requests, poll_batches, poll_items) = graph_requests(&stats(&http, &emulator).await?);
+    let (poll_requests, poll_batches, poll_items) = graph_requests(&bench.stats().await?);
 
     // The synced users and their numbers.
     let mut synced: Vec<(String, String)> = Vec::new();
@@ -350,7 +252,7 @@ async fn main() -> anyhow::Result<()> {
         .take(args.notification_samples)
         .map(|(id, _)| id.clone())
         .collect();
-    clear_stats(&http, &emulator).await?;
+    bench.clear_stats().await?;
     let started = Instant::now();
     for id in &samples {
         services
@@ -359,7 +261,7 @@ async fn main() -> anyhow::Result<()> {
             .await?;
     }
     let notify_time = started.elapsed();
-    let (notify_requests, _, notify_items) = graph_requests(&stats(&http, &emulator).await?);
+    let (notify_requests, _, notify_items) = graph_requests(&bench.stats().await?);
 
     // 4. Lateness: entries that fall due during the next minutes.
     let lead = SignedDuration::try_from(poll_time * 2)? + SignedDuration::from_secs(30);
@@ -475,7 +377,7 @@ async fn main() -> anyhow::Result<()> {
     tokio::time::sleep(wait).await;
     stop.store(true, Ordering::Relaxed);
     let (load_runs, load_failures) = load.await?;
-    let peak = proc_status_kib("VmHWM:");
+    let peak = bench::proc_status_kib("VmHWM:");
     timer.abort();
     let _ = stop_recording.send(());
     let (seen, lagged) = recorder.await?;
@@ -630,6 +532,5 @@ async fn main() -> anyhow::Result<()> {
         peak_full / 1024,
         peak / 1024
     );
-    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
