@@ -11,23 +11,10 @@ use switchboard_core::calendar::{
     CalendarSync, CalendarSyncConfig, CalendarSyncError, MAX_WINDOW_HOURS,
 };
 use switchboard_core::presence::{ShowAs, Status, StatusSource};
-use switchboard_core::users::{RunRequest, parse_hh_mm};
+use switchboard_core::users::RunRequest;
 
-/// One refused setting: its key (the API's name for it) and what is wrong, in words that say
-/// what to enter.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Invalid {
-    pub(crate) field: &'static str,
-    pub(crate) message: String,
-}
-
-/// The system time zone database, as the binary gives core (UTC is known without it).
-pub(crate) fn zone(name: &str) -> Option<TimeZone> {
-    if name.eq_ignore_ascii_case("UTC") {
-        return Some(TimeZone::UTC);
-    }
-    TimeZone::get(name).ok()
-}
+use crate::sync_settings::check_schedule;
+pub(crate) use crate::sync_settings::{Invalid, zone};
 
 /// The zone calendar times are shown in: the Calendar Sync time zone (all-day entries are
 /// placed in it), UTC when it cannot be found.
@@ -45,15 +32,6 @@ fn scope_problem(e: &ScopeError) -> String {
         ScopeError::Empty { what, .. } => format!(
             "this scope needs at least one {what} Object ID: with none, no calendar would be read (turn the sync off instead)"
         ),
-    }
-}
-
-fn entered(s: &str) -> String {
-    let s = s.trim();
-    if s.is_empty() {
-        "it is empty".to_owned()
-    } else {
-        format!("got \"{}\"", s.chars().take(40).collect::<String>())
     }
 }
 
@@ -78,39 +56,13 @@ pub(crate) fn check(config: &mut CalendarSyncConfig) -> Result<(), Vec<Invalid>>
             ),
         });
     }
-    if !(10..=86_400).contains(&config.poll_interval_secs) {
-        problems.push(Invalid {
-            field: "poll_interval_secs",
-            message: format!(
-                "the poll interval must be between 10 and 86400 seconds, got {}",
-                config.poll_interval_secs
-            ),
-        });
-    }
-    let at = config.daily_full_sync_at.trim().to_owned();
-    if parse_hh_mm(&at).is_some() {
-        config.daily_full_sync_at = at;
-    } else {
-        problems.push(Invalid {
-            field: "daily_full_sync_at",
-            message: format!(
-                "the daily full sync time must be a 24-hour time such as 03:00 or 23:30 ({})",
-                entered(&config.daily_full_sync_at)
-            ),
-        });
-    }
-    let tz = config.time_zone.trim().to_owned();
-    if !tz.is_empty() && zone(&tz).is_some() {
-        config.time_zone = tz;
-    } else {
-        problems.push(Invalid {
-            field: "time_zone",
-            message: format!(
-                "the time zone must be an IANA name such as Europe/Berlin, America/New_York or UTC ({})",
-                entered(&config.time_zone)
-            ),
-        });
-    }
+    check_schedule(
+        config.poll_interval_secs,
+        &mut config.daily_full_sync_at,
+        &mut config.time_zone,
+        "03:00",
+        &mut problems,
+    );
     if problems.is_empty() {
         Ok(())
     } else {
@@ -120,14 +72,7 @@ pub(crate) fn check(config: &mut CalendarSyncConfig) -> Result<(), Vec<Invalid>>
 
 /// The problems as one message, for the API.
 pub(crate) fn describe(problems: &[Invalid]) -> String {
-    let parts: Vec<String> = problems
-        .iter()
-        .map(|p| format!("{}: {}", p.field, p.message))
-        .collect();
-    format!(
-        "The calendar sync settings are not valid: {}.",
-        parts.join("; ")
-    )
+    crate::sync_settings::describe("calendar sync", problems)
 }
 
 /// `PUT /api/v1/settings/calendar-sync`: the given keys over the current settings, so that a

@@ -11,28 +11,13 @@ use std::time::Duration;
 use switchboard_core::contacts::{
     CONTACT_SYNC_KIND, ContactSync, ContactSyncConfig, ContactSyncError, phone,
 };
-use switchboard_core::users::{RunRequest, parse_hh_mm};
+use switchboard_core::users::RunRequest;
 
 /// Shared mailboxes of the company phonebook, at most.
 pub(crate) const MAX_COMPANY_MAILBOXES: usize = 50;
 
-/// One refused setting: its key (the API's name for it) and what is wrong, in words that name
-/// what to enter.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Invalid {
-    pub(crate) field: &'static str,
-    pub(crate) message: String,
-}
-
-/// What was typed, quoted and shortened for a message.
-fn entered(s: &str) -> String {
-    let s = s.trim();
-    if s.is_empty() {
-        "it is empty".to_owned()
-    } else {
-        format!("got \"{}\"", s.chars().take(40).collect::<String>())
-    }
-}
+pub(crate) use crate::sync_settings::Invalid;
+use crate::sync_settings::{check_schedule, entered};
 
 /// The scope in words for a message.
 pub(crate) fn scope_problem(e: &ScopeError) -> String {
@@ -122,39 +107,13 @@ pub(crate) fn check(config: &mut ContactSyncConfig) -> Result<(), Vec<Invalid>> 
     } else {
         config.company_mailboxes = mailboxes;
     }
-    if !(10..=86_400).contains(&config.poll_interval_secs) {
-        problems.push(Invalid {
-            field: "poll_interval_secs",
-            message: format!(
-                "the poll interval must be between 10 and 86400 seconds, got {}",
-                config.poll_interval_secs
-            ),
-        });
-    }
-    let at = config.daily_full_sync_at.trim().to_owned();
-    if parse_hh_mm(&at).is_some() {
-        config.daily_full_sync_at = at;
-    } else {
-        problems.push(Invalid {
-            field: "daily_full_sync_at",
-            message: format!(
-                "the daily full sync time must be a 24-hour time such as 02:30 or 23:00 ({})",
-                entered(&config.daily_full_sync_at)
-            ),
-        });
-    }
-    let tz = config.time_zone.trim().to_owned();
-    if !tz.is_empty() && jiff::tz::TimeZone::get(&tz).is_ok() {
-        config.time_zone = tz;
-    } else {
-        problems.push(Invalid {
-            field: "time_zone",
-            message: format!(
-                "the time zone must be an IANA name such as Europe/Berlin, America/New_York or UTC ({})",
-                entered(&config.time_zone)
-            ),
-        });
-    }
+    check_schedule(
+        config.poll_interval_secs,
+        &mut config.daily_full_sync_at,
+        &mut config.time_zone,
+        "02:30",
+        &mut problems,
+    );
     if problems.is_empty() {
         Ok(())
     } else {
@@ -164,14 +123,7 @@ pub(crate) fn check(config: &mut ContactSyncConfig) -> Result<(), Vec<Invalid>> 
 
 /// The problems as one message, for the API.
 pub(crate) fn describe(problems: &[Invalid]) -> String {
-    let parts: Vec<String> = problems
-        .iter()
-        .map(|p| format!("{}: {}", p.field, p.message))
-        .collect();
-    format!(
-        "The contact sync settings are not valid: {}.",
-        parts.join("; ")
-    )
+    crate::sync_settings::describe("contact sync", problems)
 }
 
 /// The saved settings, or the defaults when none were saved.

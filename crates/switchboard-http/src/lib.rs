@@ -39,6 +39,7 @@ mod oauth;
 mod phonebooks;
 mod presence;
 mod state;
+mod sync_settings;
 mod user_sync;
 mod webhooks;
 
