@@ -38,80 +38,39 @@ fn request(kind: &str, full: bool) -> RunRequest {
     }
 }
 
-#[async_trait]
-impl ScheduledSync for UserSync {
-    fn kind(&self) -> &'static str {
-        "users"
-    }
-    async fn cadence(&self) -> Result<Option<Cadence>, String> {
-        let c = self.config().await.map_err(|e| e.to_string())?;
-        Ok(c.enabled.then_some(Cadence {
-            poll_interval_secs: c.poll_interval_secs,
-            daily_full_sync_at: c.daily_full_sync_at,
-            time_zone: c.time_zone,
-        }))
-    }
-    fn set_next_run(&self, at: Option<Timestamp>) {
-        UserSync::set_next_run(self, at)
-    }
-    async fn run(&self, full: bool) -> Result<Option<SyncRunRecord>, String> {
-        match UserSync::run(self, request("users", full)).await {
-            Ok(o) => Ok(Some(o.run)),
-            Err(SyncError::AlreadyRunning) => Ok(None),
-            Err(e) => Err(e.to_string()),
+/// The three syncs expose the same settings fields and run outcome; only their types differ.
+macro_rules! scheduled_sync {
+    ($sync:ty, $kind:literal, $busy:pat) => {
+        #[async_trait]
+        impl ScheduledSync for $sync {
+            fn kind(&self) -> &'static str {
+                $kind
+            }
+            async fn cadence(&self) -> Result<Option<Cadence>, String> {
+                let c = self.config().await.map_err(|e| e.to_string())?;
+                Ok(c.enabled.then_some(Cadence {
+                    poll_interval_secs: c.poll_interval_secs,
+                    daily_full_sync_at: c.daily_full_sync_at,
+                    time_zone: c.time_zone,
+                }))
+            }
+            fn set_next_run(&self, at: Option<Timestamp>) {
+                <$sync>::set_next_run(self, at)
+            }
+            async fn run(&self, full: bool) -> Result<Option<SyncRunRecord>, String> {
+                match <$sync>::run(self, request($kind, full)).await {
+                    Ok(o) => Ok(Some(o.run)),
+                    Err($busy) => Ok(None),
+                    Err(e) => Err(e.to_string()),
+                }
+            }
         }
-    }
+    };
 }
 
-#[async_trait]
-impl ScheduledSync for ContactSync {
-    fn kind(&self) -> &'static str {
-        "contacts"
-    }
-    async fn cadence(&self) -> Result<Option<Cadence>, String> {
-        let c = self.config().await.map_err(|e| e.to_string())?;
-        Ok(c.enabled.then_some(Cadence {
-            poll_interval_secs: c.poll_interval_secs,
-            daily_full_sync_at: c.daily_full_sync_at,
-            time_zone: c.time_zone,
-        }))
-    }
-    fn set_next_run(&self, at: Option<Timestamp>) {
-        ContactSync::set_next_run(self, at)
-    }
-    async fn run(&self, full: bool) -> Result<Option<SyncRunRecord>, String> {
-        match ContactSync::run(self, request("contacts", full)).await {
-            Ok(o) => Ok(Some(o.run)),
-            Err(ContactSyncError::AlreadyRunning) => Ok(None),
-            Err(e) => Err(e.to_string()),
-        }
-    }
-}
-
-#[async_trait]
-impl ScheduledSync for CalendarSync {
-    fn kind(&self) -> &'static str {
-        "calendar"
-    }
-    async fn cadence(&self) -> Result<Option<Cadence>, String> {
-        let c = self.config().await.map_err(|e| e.to_string())?;
-        Ok(c.enabled.then_some(Cadence {
-            poll_interval_secs: c.poll_interval_secs,
-            daily_full_sync_at: c.daily_full_sync_at,
-            time_zone: c.time_zone,
-        }))
-    }
-    fn set_next_run(&self, at: Option<Timestamp>) {
-        CalendarSync::set_next_run(self, at)
-    }
-    async fn run(&self, full: bool) -> Result<Option<SyncRunRecord>, String> {
-        match CalendarSync::run(self, request("calendar", full)).await {
-            Ok(o) => Ok(Some(o.run)),
-            Err(CalendarSyncError::AlreadyRunning) => Ok(None),
-            Err(e) => Err(e.to_string()),
-        }
-    }
-}
+scheduled_sync!(UserSync, "users", SyncError::AlreadyRunning);
+scheduled_sync!(ContactSync, "contacts", ContactSyncError::AlreadyRunning);
+scheduled_sync!(CalendarSync, "calendar", CalendarSyncError::AlreadyRunning);
 
 /// The next daily full-sync instant strictly after `now`.
 pub fn next_daily(now: Timestamp, cadence: &Cadence) -> Timestamp {
