@@ -6,7 +6,7 @@ use anyhow::Context;
 use axum::Router;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use switchboard_core::calendar::{CalendarSync, PresenceService};
+use switchboard_core::calendar::{CalendarSync, CalendarSyncConfig, PresenceService};
 use switchboard_core::contacts::{ContactSync, ContactSyncConfig, PhonebookIndex};
 use switchboard_core::notifications::SubscriptionKeeper;
 use switchboard_core::office365::{ConnectionService, ServiceOptions};
@@ -14,7 +14,6 @@ use switchboard_core::ports::{
     CalendarSource, ExtensionStore, Leadership, MailboxSource, PhonebookStore, PresenceStore,
     Store, SubscriptionStore, SyncEvent,
 };
-use switchboard_core::presence::ShowAsMapping;
 use switchboard_core::users::{FreshnessMode, UserSync};
 use switchboard_core::{Clock, SystemClock};
 use switchboard_graph::{
@@ -168,11 +167,14 @@ pub async fn build_with_clock(cfg: &BootstrapConfig, clock: Arc<dyn Clock>) -> a
         .context("loading the extensions into the caller-ID index")?;
     tracing::info!(entries = indexed, "caller-ID index ready");
 
+    let calendar_config = CalendarSyncConfig::load(extensions.as_ref())
+        .await
+        .context("reading the calendar sync settings")?;
     let presence = Arc::new(PresenceService::new(
         presence_store,
         extensions.clone(),
         clock.clone(),
-        ShowAsMapping::default(),
+        calendar_config.mapping,
     ));
     let calendar_source: Arc<dyn CalendarSource> = mailboxes;
     let calendar_sync = Arc::new(CalendarSync::new(
@@ -184,14 +186,6 @@ pub async fn build_with_clock(cfg: &BootstrapConfig, clock: Arc<dyn Clock>) -> a
         |name| jiff::tz::TimeZone::get(name).ok(),
         FreshnessMode::Polling,
     ));
-    let calendar_config = calendar_sync
-        .config()
-        .await
-        .context("reading the calendar sync settings")?;
-    presence
-        .set_mapping(calendar_config.mapping)
-        .await
-        .context("applying the Show as mapping")?;
     presence
         .rebuild_plan()
         .await

@@ -45,6 +45,25 @@ impl Default for CalendarSyncConfig {
 }
 
 impl CalendarSyncConfig {
+    /// The saved settings, or the defaults when none were saved. Also what the presence
+    /// service starts with, so a catch-up after downtime uses the admin's mapping.
+    pub async fn load(
+        store: &dyn crate::ports::ExtensionStore,
+    ) -> Result<Self, crate::ports::StoreError> {
+        match store
+            .load_setting(super::CALENDAR_SYNC_SETTINGS_KEY)
+            .await?
+        {
+            None => Ok(Self::default()),
+            Some(v) => serde_json::from_value(v).map_err(|e| {
+                crate::ports::StoreError::Corrupt(format!(
+                    "setting {}: {e}",
+                    super::CALENDAR_SYNC_SETTINGS_KEY
+                ))
+            }),
+        }
+    }
+
     /// Checks everything that needs no time zone database; [`super::CalendarSync::save_config`]
     /// also checks that `time_zone` is known.
     pub fn validate(&self) -> Result<(), String> {

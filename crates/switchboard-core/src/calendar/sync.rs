@@ -128,14 +128,7 @@ impl CalendarSync {
     }
 
     pub async fn config(&self) -> Result<CalendarSyncConfig, CalendarSyncError> {
-        match self.store.load_setting(CALENDAR_SYNC_SETTINGS_KEY).await? {
-            None => Ok(CalendarSyncConfig::default()),
-            Some(v) => serde_json::from_value(v).map_err(|e| {
-                CalendarSyncError::Store(StoreError::Corrupt(format!(
-                    "setting {CALENDAR_SYNC_SETTINGS_KEY}: {e}"
-                )))
-            }),
-        }
+        Ok(CalendarSyncConfig::load(self.store.as_ref()).await?)
     }
 
     /// Validates and stores the settings. A new mapping re-plans every status at once;
